@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Checks the shipped alerting rules and Alertmanager example with the real tools:
+# promtool (rule syntax and unit tests) and amtool (config check and one routing case per
+# route). Run from anywhere; exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+promtool check rules mxtls.rules.yml
+promtool test rules tests/*_test.yml
+amtool check-config alertmanager.yml
+
+failures=0
+# expected receiver | labels of the alert
+while IFS='|' read -r expected labels; do
+  [[ -z "$expected" || "$expected" == \#* ]] && continue
+  # shellcheck disable=SC2086
+  got=$(amtool config routes test --config.file=alertmanager.yml $labels 2>/dev/null | tail -n 1)
+  if [[ "$got" != "$expected" ]]; then
+    echo "route FAILED: {$labels} went to '$got', expected '$expected'"
+    failures=$((failures + 1))
+  else
+    echo "route ok: {$labels} -> $got"
+  fi
+done <<'ROUTES'
+# Expiry tiers, routed by severity under the per-certificate grouping route.
+pager|alertname=MxTlsCertificateExpiring severity=critical fingerprint_sha256=ab instance=a.example
+oncall|alertname=MxTlsCertificateExpiring severity=warning fingerprint_sha256=ab instance=a.example
+mailbox|alertname=MxTlsCertificateExpiring severity=info fingerprint_sha256=ab instance=a.example
+pager|alertname=MxTlsCertificateExpired severity=critical fingerprint_sha256=ab
+# Everything else by severity.
+pager|alertname=MxTlsExporterDown severity=critical
+oncall|alertname=MxTlsChainIncomplete severity=warning instance=a.example mx=mx.a.example
+oncall|alertname=MxTlsStartTlsNotOffered severity=warning instance=a.example mx=mx.a.example
+mailbox|alertname=SomethingElse severity=info
+# No severity at all: the default receiver.
+mailbox|alertname=Unlabelled
+ROUTES
+
+if ((failures > 0)); then
+  echo "alertmanager routing: $failures failed"
+  exit 1
+fi
+echo "alert rules and routing: all checks passed"

@@ -1,0 +1,105 @@
+// The exporter's configuration as plain data: structs with their defaults, the YAML decoder
+// and the validator. Loading never has side effects beyond reading files; a bad file yields
+// one error naming the file, the field and why, so the running config can stay in force.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace mxtls::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Per-phase limits of one endpoint probe. Every phase is also capped by the probe deadline.
+struct PhaseTimeouts {
+  Duration connect{std::chrono::seconds(5)};
+  // Postscreen-style greet delays of 6 s are common, so the greeting gets the longest wait.
+  Duration greeting{std::chrono::seconds(15)};
+  Duration ehlo{std::chrono::seconds(5)};
+  Duration starttls{std::chrono::seconds(5)};
+  Duration handshake{std::chrono::seconds(10)};
+};
+
+struct SmtpSettings {
+  uint16_t port = 25;
+  std::string ehlo_name;  // empty in the file: the machine's host name is filled in
+};
+
+struct TlsSettings {
+  std::string ca_file;  // empty: the system trust store
+};
+
+struct ModuleConfig {
+  std::string name;
+  SmtpSettings smtp;
+  PhaseTimeouts timeouts;
+  Duration timeout{std::chrono::seconds(30)};  // the whole probe, before the scrape deadline
+  bool ipv4 = true;
+  bool ipv6 = true;
+  TlsSettings tls;
+  int max_mx_hosts = 10;
+  int max_addresses_per_mx = 4;
+};
+
+struct ResolverAddress {
+  std::string host;  // numeric IPv4 or IPv6 address, without brackets
+  uint16_t port = 53;
+
+  // "192.0.2.53:53" or "[2001:db8::53]:53".
+  std::string ToString() const;
+};
+
+struct DnsConfig {
+  // Empty in the file: filled from /etc/resolv.conf when the config is loaded.
+  std::vector<ResolverAddress> resolvers;
+  Duration timeout{std::chrono::seconds(2)};  // per attempt
+  int attempts = 2;
+};
+
+struct TargetConfig {
+  std::string domain;  // normalized: lower case, no trailing dot
+  std::string module = "default";
+};
+
+struct Config {
+  std::string source;  // file the config came from (for messages)
+  DnsConfig dns;
+  std::map<std::string, ModuleConfig> modules;
+  std::vector<TargetConfig> targets;
+  // When false (the default) /probe refuses domains not listed in `targets`: the exporter
+  // must not become a tool for probing arbitrary hosts.
+  bool allow_unlisted_targets = false;
+
+  const TargetConfig* FindTarget(const std::string& domain) const;
+  const ModuleConfig* FindModule(const std::string& name) const;
+};
+
+// Where defaults that depend on the machine come from; tests substitute their own.
+struct Environment {
+  std::string resolv_conf_path = "/etc/resolv.conf";
+  std::string host_name;  // empty: gethostname()
+  // Directory that relative file paths in the config are resolved against; LoadConfigFile
+  // sets it to the config file's directory. Empty: paths are used as written.
+  std::string base_dir;
+};
+
+// Parses and validates YAML text. `source` names the file in error messages. On failure the
+// Status reason is "config_invalid" and the message reads "<source>: <field>: <why>".
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source,
+                           const Environment& env = {});
+
+// Reads `path` and parses it; an unreadable file is reason "config_unreadable".
+Result<Config> LoadConfigFile(const std::string& path, const Environment& env = {});
+
+// Parses a Prometheus-style duration: "500ms", "5s", "1m30s", "2h". Returns false on error.
+bool ParseDuration(const std::string& text, Duration* out);
+
+// Reads nameserver lines from a resolv.conf file.
+std::vector<ResolverAddress> ReadResolvConf(const std::string& path);
+
+}  // namespace mxtls::config

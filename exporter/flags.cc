@@ -1,0 +1,124 @@
+#include "exporter/flags.h"
+
+#include <cstdlib>
+#include <string_view>
+
+namespace mxtls {
+
+std::string FlagsUsage() {
+  return R"(usage: mxtls_exporter [flags]
+
+  --config.file=FILE            configuration file (default mxtls_exporter.yml)
+  --config.check                validate the configuration file and exit
+  --web.listen-address=ADDR     address to listen on, repeatable (default :10465)
+  --web.handler-threads=N       HTTP requests served concurrently (default 128)
+  --timeout-offset=SECONDS      subtracted from Prometheus' scrape timeout (default 0.5)
+  --log.level=LEVEL             debug, info, warn or error (default info)
+  --log.format=FORMAT           logfmt or json (default logfmt)
+  --version                     print the version and exit
+  --help                        print this text and exit
+)";
+}
+
+bool SplitListenAddress(const std::string& text, std::string* host, int* port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string h = text.substr(0, colon);
+  std::string p = text.substr(colon + 1);
+  if (!h.empty() && h.front() == '[') {
+    if (h.back() != ']') return false;
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string::npos) {
+    return false;  // IPv6 literals need brackets
+  }
+  if (p.empty() || p.size() > 5) return false;
+  for (char c : p) {
+    if (c < '0' || c > '9') return false;
+  }
+  int n = std::atoi(p.c_str());
+  if (n > 65535) return false;
+  *host = h;
+  *port = n;
+  return true;
+}
+
+Result<Flags> ParseFlags(int argc, const char* const* argv) {
+  Flags flags;
+  bool listen_set = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      return Status::Error("bad_flag", "unexpected argument \"" + arg + "\"");
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto take_value = [&]() -> bool {
+      if (has_value) return true;
+      if (i + 1 >= argc) return false;
+      value = argv[++i];
+      return true;
+    };
+    if (name == "config.check" || name == "version" || name == "help") {
+      if (has_value && value != "true" && value != "false") {
+        return Status::Error("bad_flag", "--" + name + " takes no value");
+      }
+      bool on = !has_value || value == "true";
+      if (name == "config.check") flags.config_check = on;
+      if (name == "version") flags.version = on;
+      if (name == "help") flags.help = on;
+      continue;
+    }
+    if (name != "config.file" && name != "web.listen-address" && name != "log.level" &&
+        name != "log.format" && name != "timeout-offset" && name != "web.handler-threads") {
+      return Status::Error("bad_flag", "unknown flag --" + name);
+    }
+    if (!take_value()) return Status::Error("bad_flag", "--" + name + " needs a value");
+    if (name == "config.file") {
+      flags.config_file = value;
+    } else if (name == "web.listen-address") {
+      std::string host;
+      int port;
+      if (!SplitListenAddress(value, &host, &port)) {
+        return Status::Error("bad_flag", "--web.listen-address: expected host:port, [v6]:port "
+                                         "or :port, got \"" + value + "\"");
+      }
+      if (!listen_set) flags.listen_addresses.clear();
+      listen_set = true;
+      flags.listen_addresses.push_back(value);
+    } else if (name == "log.level") {
+      if (value != "debug" && value != "info" && value != "warn" && value != "error") {
+        return Status::Error("bad_flag", "--log.level: expected debug, info, warn or error");
+      }
+      flags.log_level = value;
+    } else if (name == "log.format") {
+      if (value != "logfmt" && value != "json") {
+        return Status::Error("bad_flag", "--log.format: expected logfmt or json");
+      }
+      flags.log_format = value;
+    } else if (name == "timeout-offset") {
+      char* end = nullptr;
+      double v = std::strtod(value.c_str(), &end);
+      if (end == value.c_str() || *end != '\0' || v < 0 || v > 60) {
+        return Status::Error("bad_flag", "--timeout-offset: expected seconds between 0 and 60");
+      }
+      flags.timeout_offset_seconds = v;
+    } else if (name == "web.handler-threads") {
+      char* end = nullptr;
+      long v = std::strtol(value.c_str(), &end, 10);
+      if (end == value.c_str() || *end != '\0' || v < 1 || v > 4096) {
+        return Status::Error("bad_flag", "--web.handler-threads: expected 1 to 4096");
+      }
+      flags.handler_threads = static_cast<int>(v);
+    }
+  }
+  if (flags.listen_addresses.empty()) flags.listen_addresses.push_back(":10465");
+  return flags;
+}
+
+}  // namespace mxtls

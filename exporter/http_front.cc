@@ -1,0 +1,263 @@
+#include "exporter/http_front.h"
+
+#include <dirent.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "common/build_info.h"
+#include "common/log.h"
+#include "exporter/flags.h"
+
+namespace mxtls {
+namespace {
+
+constexpr const char* kTextPlain = "text/plain; charset=utf-8";
+
+// Fixed handler names for the request counter: never raw paths, which a client controls.
+std::string HandlerName(const std::string& path) {
+  if (path == "/probe") return "probe";
+  if (path == "/metrics") return "metrics";
+  if (path == "/") return "landing";
+  if (path == "/-/healthy") return "healthy";
+  if (path == "/-/reload") return "reload";
+  return "other";
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// cpp-httplib 0.11 listens with a backlog of 5, which drops connections when hundreds of
+// scrapes arrive at once. The library does not expose its socket, so find the listening
+// socket bound to `port` among our descriptors and listen() again: on Linux that only
+// raises the backlog of the already-listening socket.
+void RaiseListenBacklog(int port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  while (dirent* e = readdir(dir)) {
+    int fd = std::atoi(e->d_name);
+    if (fd <= 2) continue;
+    int accepting = 0;
+    socklen_t len = sizeof(accepting);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int bound = addr.ss_family == AF_INET6
+                    ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                    : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
+  closedir(dir);
+}
+
+}  // namespace
+
+std::string HtmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string LandingPage(const config::Config* cfg) {
+  std::string html =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mxtls_exporter</title>"
+      "</head><body>\n<h1>mxtls_exporter</h1>\n<p>Watches the TLS of domains' inbound mail "
+      "servers the way a strict sending MTA sees it. Version " +
+      HtmlEscape(kVersion) + " (" + HtmlEscape(kRevision) +
+      ").</p>\n<ul>\n<li><a href=\"metrics\">Exporter metrics</a></li>\n"
+      "<li><a href=\"-/healthy\">Health</a></li>\n</ul>\n";
+  if (cfg != nullptr) {
+    html += "<h2>Targets</h2>\n<table>\n<tr><th>Domain</th><th>Module</th><th>Probe</th></tr>\n";
+    for (const auto& t : cfg->targets) {
+      std::string q = "target=" + UrlEncode(t.domain) + "&module=" + UrlEncode(t.module);
+      html += "<tr><td>" + HtmlEscape(t.domain) + "</td><td>" + HtmlEscape(t.module) +
+              "</td><td><a href=\"probe?" + HtmlEscape(q) + "\">metrics</a> <a href=\"probe?" +
+              HtmlEscape(q) + "&amp;debug=true\">debug</a></td></tr>\n";
+    }
+    html += "</table>\n";
+  }
+  html += "</body></html>\n";
+  return html;
+}
+
+HttpFront::HttpFront(ConfigStore* store, ProbeEndpoint* probe, SelfMetrics* metrics,
+                     std::function<Status()> reload)
+    : store_(store), probe_(probe), metrics_(metrics), reload_(std::move(reload)) {}
+
+HttpFront::~HttpFront() {
+  Stop();
+  Wait();
+}
+
+void HttpFront::Configure(httplib::Server& server, int handler_threads) {
+  server.new_task_queue = [handler_threads] { return new httplib::ThreadPool(handler_threads); };
+  // A slow client must not hold a handler thread for long.
+  server.set_read_timeout(10, 0);
+  server.set_write_timeout(10, 0);
+  // One request per connection. cpp-httplib serves each connection on one pool thread for
+  // as long as it stays open, so thousands of idle keep-alive scrape connections would pin
+  // every thread; and it ignores a handler's "Connection: close", so closing is the only way
+  // to make sure an unread (refused) body is never parsed as the next request.
+  server.set_keep_alive_max_count(1);
+  server.set_payload_max_length(4096);
+
+  // cpp-httplib 0.11 bounds only Content-Length bodies, and not chunked or compressed ones
+  // (later CVEs upstream). No route here takes a body, so refuse every body and every
+  // content encoding before routing, and close the connection so an unread body can never
+  // be parsed as the next request.
+  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    bool has_body = req.has_header("Transfer-Encoding") ||
+                    (req.has_header("Content-Length") &&
+                     req.get_header_value("Content-Length") != "0");
+    if (has_body || req.has_header("Content-Encoding")) {
+      res.status = has_body ? 413 : 415;
+      res.set_header("Connection", "close");
+      res.set_content(has_body ? "request bodies are not accepted\n"
+                               : "content encodings are not accepted\n",
+                      kTextPlain);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // cpp-httplib wants a body on every POST and answers 400 to `curl -X POST` (no
+    // Content-Length), so the bodiless reload is served here, before the library reads.
+    if (req.method == "POST" && req.path == "/-/reload") {
+      HandleReload(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics_->HttpRequest(HandlerName(req.path), res.status);
+    log::Debug("http request", {{"method", req.method},
+                                {"path", req.path},
+                                {"status", std::to_string(res.status)},
+                                {"remote", req.remote_addr}});
+  });
+
+  server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+    auto cfg = store_->Current();
+    res.set_content(LandingPage(cfg.get()), "text/html; charset=utf-8");
+  });
+  server.Get("/-/healthy", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("Healthy\n", kTextPlain);
+  });
+  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_->Render(), kMetricsContentType);
+  });
+  server.Get("/probe", [this](const httplib::Request& req, httplib::Response& res) {
+    ProbeParams p;
+    if (req.has_param("target")) p.target = req.get_param_value("target");
+    if (req.has_param("module")) p.module = req.get_param_value("module");
+    p.debug = req.has_param("debug") && req.get_param_value("debug") == "true";
+    if (req.has_header("X-Prometheus-Scrape-Timeout-Seconds")) {
+      p.scrape_timeout_header = req.get_header_value("X-Prometheus-Scrape-Timeout-Seconds");
+    }
+    HttpReply reply = probe_->Handle(p);
+    res.status = reply.status;
+    res.set_content(reply.body, reply.content_type.c_str());
+  });
+  auto method_not_allowed = [](const httplib::Request&, httplib::Response& res) {
+    res.status = 405;
+    res.set_header("Allow", "POST");
+    res.set_content("This endpoint requires a POST request.\n", kTextPlain);
+  };
+  server.Get("/-/reload", method_not_allowed);
+  server.Put("/-/reload", method_not_allowed);
+  server.Delete("/-/reload", method_not_allowed);
+}
+
+void HttpFront::HandleReload(httplib::Response& res) {
+  Status s = reload_();
+  if (s.ok()) {
+    res.set_content("configuration reloaded\n", kTextPlain);
+  } else {
+    res.status = 500;
+    res.set_content("failed to reload config: " + s.message() + "\n", kTextPlain);
+  }
+}
+
+Status HttpFront::Start(const HttpFrontOptions& options) {
+  for (const std::string& address : options.listen_addresses) {
+    std::string host;
+    int port = 0;
+    if (!SplitListenAddress(address, &host, &port)) {
+      return Status::Error("bad_listen_address", "cannot parse listen address " + address);
+    }
+    auto server = std::make_unique<httplib::Server>();
+    Configure(*server, options.handler_threads);
+    // ":port" means every interface: dual-stack when the machine has IPv6, IPv4 otherwise
+    // (containers often have no IPv6 at all).
+    std::vector<std::string> hosts = host.empty() ? std::vector<std::string>{"::", "0.0.0.0"}
+                                                  : std::vector<std::string>{host};
+    int bound_port = -1;
+    std::string bound_host;
+    for (const auto& h : hosts) {
+      if (port == 0) {
+        bound_port = server->bind_to_any_port(h);
+      } else {
+        bound_port = server->bind_to_port(h, port) ? port : -1;
+      }
+      if (bound_port > 0) {
+        bound_host = h;
+        break;
+      }
+    }
+    if (bound_port <= 0) {
+      Stop();
+      Wait();
+      return Status::Error("listen_failed", "cannot listen on " + address);
+    }
+    std::string shown = bound_host.find(':') != std::string::npos
+                            ? "[" + bound_host + "]:" + std::to_string(bound_port)
+                            : bound_host + ":" + std::to_string(bound_port);
+    RaiseListenBacklog(bound_port);
+    bound_.push_back(shown);
+    log::Info("listening", {{"address", shown}});
+    httplib::Server* raw = server.get();
+    servers_.push_back(std::move(server));
+    threads_.emplace_back([raw] { raw->listen_after_bind(); });
+  }
+  return Status();
+}
+
+void HttpFront::Stop() {
+  if (stopping_.exchange(true)) return;
+  for (auto& s : servers_) {
+    // stop() is a no-op on a server whose listener thread has not started running yet, so
+    // give a freshly started one a moment to come up (a SIGTERM right after start).
+    for (int i = 0; i < 1000 && !s->is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    s->stop();
+  }
+}
+
+void HttpFront::Wait() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace mxtls

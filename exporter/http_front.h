@@ -1,0 +1,66 @@
+// The HTTP front (cpp-httplib): routes /probe, /metrics, /, /-/healthy and /-/reload, and
+// guards the library's known weaknesses before any route runs (no request bodies or content
+// encodings are accepted; see STACK.md). Handlers only validate, hand work over and wait.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "exporter/config_store.h"
+#include "exporter/probe_endpoint.h"
+#include "exporter/self_metrics.h"
+
+namespace httplib {
+class Server;
+struct Response;
+}
+
+namespace mxtls {
+
+struct HttpFrontOptions {
+  std::vector<std::string> listen_addresses;  // "host:port", "[v6]:port", ":port"
+  int handler_threads = 128;
+};
+
+// Owns one httplib::Server per listen address. Start() binds all or none; Stop() makes every
+// listener return, and the destructor joins their threads.
+class HttpFront {
+ public:
+  HttpFront(ConfigStore* store, ProbeEndpoint* probe, SelfMetrics* metrics,
+            std::function<Status()> reload);
+  ~HttpFront();
+
+  // Binds every address and starts serving on background threads. Logs each bound address
+  // (port 0 binds an ephemeral port; bound_addresses() tells which).
+  Status Start(const HttpFrontOptions& options);
+  void Stop();
+  // Blocks until every listener has stopped.
+  void Wait();
+  const std::vector<std::string>& bound_addresses() const { return bound_; }
+
+ private:
+  void Configure(httplib::Server& server, int handler_threads);
+  void HandleReload(httplib::Response& res);
+
+  ConfigStore* store_;
+  ProbeEndpoint* probe_;
+  SelfMetrics* metrics_;
+  std::function<Status()> reload_;
+  std::vector<std::unique_ptr<httplib::Server>> servers_;
+  std::vector<std::thread> threads_;
+  std::vector<std::string> bound_;
+  std::atomic<bool> stopping_{false};
+};
+
+// The landing page: links to the endpoints and one probe link per configured target.
+std::string LandingPage(const config::Config* cfg);
+
+// Escapes text for HTML element content and attribute values.
+std::string HtmlEscape(const std::string& s);
+
+}  // namespace mxtls

@@ -1,0 +1,109 @@
+// mxtls_exporter entry point: flags -> config -> HTTP front and probe engine, then waits for
+// signals (SIGHUP reloads the config, SIGINT/SIGTERM shut down cleanly).
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "common/build_info.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "exporter/config_store.h"
+#include "exporter/flags.h"
+#include "exporter/http_front.h"
+#include "exporter/probe_endpoint.h"
+#include "exporter/self_metrics.h"
+#include "probes/probe_engine.h"
+
+namespace mxtls {
+namespace {
+
+int RealMain(int argc, char** argv) {
+  Result<Flags> parsed = ParseFlags(argc, argv);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "mxtls_exporter: %s\n\n%s", parsed.status().message().c_str(),
+                 FlagsUsage().c_str());
+    return 2;
+  }
+  const Flags& flags = parsed.value();
+  if (flags.help) {
+    std::fputs(FlagsUsage().c_str(), stdout);
+    return 0;
+  }
+  if (flags.version) {
+    std::printf("mxtls_exporter, version %s (revision: %s)\n", kVersion, kRevision);
+    return 0;
+  }
+  log::Level level;
+  log::Format format;
+  log::ParseLevel(flags.log_level, &level);
+  log::ParseFormat(flags.log_format, &format);
+  log::SetLevel(level);
+  log::SetFormat(format);
+
+  if (flags.config_check) {
+    Result<config::Config> cfg = config::LoadConfigFile(flags.config_file);
+    if (!cfg.ok()) {
+      std::fprintf(stderr, "%s\n", cfg.status().message().c_str());
+      return 1;
+    }
+    std::printf("%s: config is valid (%zu targets, %zu modules)\n", flags.config_file.c_str(),
+                cfg->targets.size(), cfg->modules.size());
+    return 0;
+  }
+
+  // Block the signals we handle before any thread starts, so that every thread inherits the
+  // mask and only the signal thread below receives them (via sigwait).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A peer closing a socket mid-write must produce EPIPE, not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+
+  log::Info("starting mxtls_exporter", {{"version", kVersion}, {"revision", kRevision}});
+  ConfigStore store(flags.config_file,
+                    [](const std::string& path) { return config::LoadConfigFile(path); });
+  Status first = store.Reload();
+  if (!first.ok()) {
+    std::fprintf(stderr, "%s\n", first.message().c_str());
+    return 1;
+  }
+
+  SelfMetrics metrics(&store);
+  Result<std::unique_ptr<ProbeEngine>> engine = ProbeEngine::Create(EngineOptions{});
+  if (!engine.ok()) {
+    log::Error("cannot start the probe engine", {{"err", engine.status().message()}});
+    return 1;
+  }
+  ProbeEndpoint probe(&store, engine.value().get(), &metrics, flags.timeout_offset_seconds);
+  HttpFront front(&store, &probe, &metrics, [&store] { return store.Reload(); });
+  Status started = front.Start({flags.listen_addresses, flags.handler_threads});
+  if (!started.ok()) {
+    log::Error("cannot start HTTP server", {{"err", started.message()}});
+    return 1;
+  }
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      log::Info("reloading config on SIGHUP");
+      store.Reload();
+      continue;
+    }
+    log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    break;
+  }
+  front.Stop();
+  front.Wait();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace mxtls
+
+int main(int argc, char** argv) { return mxtls::RealMain(argc, argv); }

@@ -1,0 +1,200 @@
+#include "exporter/report_metrics.h"
+
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <optional>
+
+namespace mxtls {
+namespace {
+
+using Labels = std::map<std::string, std::string>;
+
+// A thin layer over a per-request registry: families are created on first use, so a check
+// that did not run leaves its metric absent instead of exporting a misleading zero.
+class Writer {
+ public:
+  void Set(const char* name, const char* help, const Labels& labels, double value) {
+    auto it = families_.find(name);
+    if (it == families_.end()) {
+      auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(registry_);
+      it = families_.emplace(name, &family).first;
+    }
+    it->second->Add(labels).Set(value);
+  }
+  std::string Serialize() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
+
+ private:
+  prometheus::Registry registry_;
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> families_;
+};
+
+Labels With(Labels base, const std::string& key, const std::string& value) {
+  base[key] = value;
+  return base;
+}
+
+const char* NameMatchWord(NameMatch m) {
+  switch (m) {
+    case NameMatch::kMatch: return "match";
+    case NameMatch::kCnOnly: return "cn_only";
+    case NameMatch::kMismatch: return "mismatch";
+  }
+  return "mismatch";
+}
+
+void WriteCertificate(Writer& w, const Labels& ep, const CertificateReport& c) {
+  const CertFacts& leaf = c.leaf();
+  w.Set("mxtls_cert_info",
+        "Identity of the leaf certificate the endpoint presented (value 1).",
+        With(With(With(With(With(With(ep, "fingerprint_sha256", leaf.fingerprint_sha256),
+                                  "subject", leaf.subject),
+                             "issuer", leaf.issuer),
+                        "serial", leaf.serial),
+                   "key_type", leaf.key_type),
+              "signature_algorithm", leaf.signature_algorithm),
+        1);
+  w.Set("mxtls_cert_verified",
+        "1 when the presented chain verifies to the trust store using only the presented "
+        "intermediates (no AIA), regardless of the name.",
+        ep, c.chain.verified ? 1 : 0);
+  w.Set("mxtls_cert_verify_info",
+        "The chain verification result as a fixed reason word (ok, expired, not_yet_valid, "
+        "self_signed, untrusted, incomplete_chain, ...).",
+        With(ep, "reason", c.chain.reason), 1);
+  w.Set("mxtls_cert_chain_complete",
+        "1 when every issuer needed was presented or is in the trust store.", ep,
+        c.chain.chain_complete ? 1 : 0);
+  w.Set("mxtls_cert_chain_root_included",
+        "1 when the server also sent a self-signed root certificate.", ep,
+        c.chain.root_included ? 1 : 0);
+  w.Set("mxtls_cert_chain_order_ok",
+        "1 when the presented certificates follow the issuing order, leaf first.", ep,
+        c.chain.order_ok ? 1 : 0);
+  w.Set("mxtls_cert_chain_certificates", "Number of certificates the server presented.", ep,
+        static_cast<double>(c.presented.size()));
+  w.Set("mxtls_cert_san_match",
+        "1 when a DNS subjectAltName of the leaf matches the MX host name as published "
+        "(RFC 6125: no CN fallback, wildcards cover exactly one label).",
+        ep, c.name_match == NameMatch::kMatch ? 1 : 0);
+  w.Set("mxtls_cert_name_match_info",
+        "How the leaf matched the MX host name: match, cn_only (only the subject CN matches, "
+        "no DNS SAN) or mismatch.",
+        With(ep, "result", NameMatchWord(c.name_match)), 1);
+  w.Set("mxtls_cert_not_after_timestamp_seconds", "Expiry time of the leaf certificate.", ep,
+        static_cast<double>(leaf.not_after));
+  w.Set("mxtls_cert_not_before_timestamp_seconds", "Start of validity of the leaf certificate.",
+        ep, static_cast<double>(leaf.not_before));
+  w.Set("mxtls_cert_days_to_expiry",
+        "Days until the leaf certificate expires; fractional, negative once expired.", ep,
+        c.days_to_expiry);
+  if (c.chain.earliest_not_after) {
+    w.Set("mxtls_chain_earliest_not_after_timestamp_seconds",
+          "Earliest expiry on the verified path (leaf, intermediates, root); extra "
+          "certificates the server sends that are not on the path do not count.",
+          ep, static_cast<double>(*c.chain.earliest_not_after));
+  }
+  w.Set("mxtls_cert_key_size", "Size of the leaf's public key, in bits.", ep, leaf.key_bits);
+  w.Set("mxtls_cert_weak_key", "1 when the leaf's key is weak (RSA < 2048, EC < 224 bits).", ep,
+        leaf.weak_key ? 1 : 0);
+  w.Set("mxtls_cert_sha1_signature", "1 when the leaf is signed with SHA-1 or older.", ep,
+        leaf.sha1_signature ? 1 : 0);
+}
+
+}  // namespace
+
+std::string RenderReportMetrics(const DomainReport& report) {
+  Writer w;
+  w.Set("probe_success",
+        "1 when DNS answered and every endpoint reached a verdict (good or bad) in time.", {},
+        report.success ? 1 : 0);
+  w.Set("probe_duration_seconds", "How long the probe took, in seconds.", {},
+        report.duration_seconds);
+  w.Set("probe_timeout_seconds", "The deadline the probe ran under, in seconds.", {},
+        report.timeout_seconds);
+  if (!report.success) {
+    w.Set("mxtls_probe_failure_info",
+          "Why the probe as a whole failed (value 1), as a short fixed reason.",
+          {{"reason", report.failure_reason}}, 1);
+  }
+  // Domain-level facts: always present.
+  w.Set("mxtls_null_mx", "1 when the domain publishes a null MX (RFC 7505): it accepts no mail.",
+        {}, report.null_mx ? 1 : 0);
+  w.Set("mxtls_implicit_mx",
+        "1 when the domain has no MX records and its own address is the mail host (RFC 5321).",
+        {}, report.implicit_mx ? 1 : 0);
+  w.Set("mxtls_mx_hosts", "Number of MX hosts probed.", {},
+        static_cast<double>(report.mx_hosts.size()));
+  w.Set("mxtls_mx_hosts_skipped", "MX hosts not probed because of max_mx_hosts.", {},
+        report.mx_hosts_skipped);
+  w.Set("mxtls_endpoints", "Number of (MX host, address) endpoints probed.", {},
+        static_cast<double>(report.endpoints.size()));
+  w.Set("mxtls_phase_duration_seconds", "Duration of each probe phase, in seconds.",
+        {{"phase", "dns"}}, report.dns_seconds);
+
+  for (const auto& host : report.mx_hosts) {
+    w.Set("mxtls_mx_info",
+          "An MX host of the domain (value 1): preference, and the CNAME target when the MX "
+          "name is an alias (empty otherwise).",
+          {{"mx", host.host},
+           {"preference", std::to_string(host.preference)},
+           {"cname", host.is_cname ? host.canonical_name : ""}},
+          1);
+    w.Set("mxtls_mx_addresses", "Addresses of the MX host probed, by family.",
+          {{"mx", host.host}, {"family", "ipv4"}}, static_cast<double>(host.ipv4.size()));
+    w.Set("mxtls_mx_addresses", "Addresses of the MX host probed, by family.",
+          {{"mx", host.host}, {"family", "ipv6"}}, static_cast<double>(host.ipv6.size()));
+    if (!host.ipv4_error.empty()) {
+      w.Set("mxtls_mx_address_lookup_failure_info",
+            "An address lookup of the MX host failed (value 1), with the reason.",
+            {{"mx", host.host}, {"family", "ipv4"}, {"reason", host.ipv4_error}}, 1);
+    }
+    if (!host.ipv6_error.empty()) {
+      w.Set("mxtls_mx_address_lookup_failure_info",
+            "An address lookup of the MX host failed (value 1), with the reason.",
+            {{"mx", host.host}, {"family", "ipv6"}, {"reason", host.ipv6_error}}, 1);
+    }
+  }
+
+  std::optional<double> min_days;
+  for (const auto& e : report.endpoints) {
+    Labels ep{{"mx", e.mx}, {"address", e.address}, {"family", e.family}};
+    w.Set("mxtls_endpoint_up", "1 when the endpoint answered with a 220 greeting.", ep,
+          e.greeted ? 1 : 0);
+    if (e.starttls_offered) {
+      w.Set("mxtls_starttls_offered", "1 when the endpoint offers STARTTLS in its EHLO reply.",
+            ep, *e.starttls_offered ? 1 : 0);
+    }
+    if (e.handshake_ok) {
+      w.Set("mxtls_tls_handshake_success", "1 when the TLS handshake after STARTTLS succeeded.",
+            ep, *e.handshake_ok ? 1 : 0);
+    }
+    if (!e.tls_version.empty()) {
+      w.Set("mxtls_tls_version_info", "The negotiated TLS version (value 1).",
+            With(ep, "version", e.tls_version), 1);
+    }
+    if (e.cert) {
+      WriteCertificate(w, ep, *e.cert);
+      min_days = min_days ? std::min(*min_days, e.cert->days_to_expiry) : e.cert->days_to_expiry;
+    }
+    if (!e.failure_reason.empty()) {
+      w.Set("mxtls_endpoint_failure_info",
+            "Where and why the endpoint's SMTP/TLS dialogue stopped (value 1).",
+            With(With(ep, "stage", e.failure_stage), "reason", e.failure_reason), 1);
+    }
+    for (const auto& [phase, seconds] : e.phase_seconds) {
+      w.Set("mxtls_phase_duration_seconds", "Duration of each probe phase, in seconds.",
+            With(ep, "phase", phase), seconds);
+    }
+  }
+  if (min_days) {
+    w.Set("mxtls_domain_cert_days_to_expiry_min",
+          "The smallest days-to-expiry of any leaf certificate of any endpoint of the domain.",
+          {}, *min_days);
+  }
+  return w.Serialize();
+}
+
+}  // namespace mxtls

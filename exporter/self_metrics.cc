@@ -1,0 +1,151 @@
+#include "exporter/self_metrics.h"
+
+#include <prometheus/text_serializer.h>
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/build_info.h"
+
+namespace mxtls {
+namespace {
+
+prometheus::MetricFamily GaugeFamily(const std::string& name, const std::string& help,
+                                     double value, prometheus::MetricType type =
+                                                       prometheus::MetricType::Gauge) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(m);
+  return f;
+}
+
+int CountOpenFds() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') ++n;
+    }
+    closedir(d);
+  }
+  return n - 1;  // the directory handle itself
+}
+
+// The standard process_* metrics that client libraries of other languages export,
+// read from /proc as the Go client does.
+std::vector<prometheus::MetricFamily> ProcessMetrics() {
+  std::vector<prometheus::MetricFamily> out;
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return out;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::vector<std::string> f;
+  std::string w;
+  while (fields >> w) f.push_back(w);
+  // Fields after the command name, 0-based from "state": utime=11 stime=12 starttime=19
+  // vsize=20 rss=21.
+  if (f.size() < 22) return out;
+  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+  double start_ticks = std::stod(f[19]);
+  double boot_time = 0;
+  std::ifstream proc_stat("/proc/stat");
+  std::string line;
+  while (std::getline(proc_stat, line)) {
+    if (line.rfind("btime ", 0) == 0) boot_time = std::stod(line.substr(6));
+  }
+  out.push_back(GaugeFamily("process_cpu_seconds_total",
+                            "Total user and system CPU time spent in seconds.", cpu,
+                            prometheus::MetricType::Counter));
+  out.push_back(GaugeFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                            std::stod(f[20])));
+  out.push_back(GaugeFamily("process_resident_memory_bytes", "Resident memory size in bytes.",
+                            std::stod(f[21]) * page));
+  out.push_back(GaugeFamily("process_start_time_seconds",
+                            "Start time of the process since unix epoch in seconds.",
+                            boot_time + start_ticks / ticks));
+  out.push_back(GaugeFamily("process_open_fds", "Number of open file descriptors.",
+                            CountOpenFds()));
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    out.push_back(GaugeFamily("process_max_fds", "Maximum number of open file descriptors.",
+                              static_cast<double>(lim.rlim_cur)));
+  }
+  return out;
+}
+
+}  // namespace
+
+SelfMetrics::SelfMetrics(const ConfigStore* store)
+    : store_(store), registry_(std::make_shared<prometheus::Registry>()) {
+  prometheus::BuildGauge()
+      .Name("mxtls_exporter_build_info")
+      .Help("A metric with a constant '1' value labeled by version and revision of the build.")
+      .Register(*registry_)
+      .Add({{"version", kVersion}, {"revision", kRevision}, {"cppstd", "20"}})
+      .Set(1);
+  reload_ok_ = &prometheus::BuildGauge()
+                    .Name("mxtls_exporter_config_last_reload_successful")
+                    .Help("Whether the last configuration reload attempt was successful.")
+                    .Register(*registry_)
+                    .Add({});
+  reload_ts_ = &prometheus::BuildGauge()
+                    .Name("mxtls_exporter_config_last_reload_success_timestamp_seconds")
+                    .Help("Timestamp of the last successful configuration reload.")
+                    .Register(*registry_)
+                    .Add({});
+  in_flight_ = &prometheus::BuildGauge()
+                    .Name("mxtls_exporter_probes_in_flight")
+                    .Help("Domain probes currently running.")
+                    .Register(*registry_)
+                    .Add({});
+  probes_total_ = &prometheus::BuildCounter()
+                       .Name("mxtls_exporter_probes_total")
+                       .Help("Domain probes run, by module and result (success or failure).")
+                       .Register(*registry_);
+  probe_duration_ = &prometheus::BuildHistogram()
+                         .Name("mxtls_exporter_probe_duration_seconds")
+                         .Help("Duration of domain probes, by module.")
+                         .Register(*registry_);
+  http_requests_ = &prometheus::BuildCounter()
+                        .Name("mxtls_exporter_http_requests_total")
+                        .Help("HTTP requests served, by handler and status code.")
+                        .Register(*registry_);
+}
+
+void SelfMetrics::ProbeStarted() { in_flight_->Increment(); }
+
+void SelfMetrics::ProbeFinished(const std::string& module, bool success, double seconds) {
+  in_flight_->Decrement();
+  probes_total_->Add({{"module", module}, {"result", success ? "success" : "failure"}})
+      .Increment();
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60};
+  probe_duration_->Add({{"module", module}}, kBuckets).Observe(seconds);
+}
+
+void SelfMetrics::HttpRequest(const std::string& handler, int status) {
+  http_requests_->Add({{"handler", handler}, {"code", std::to_string(status)}}).Increment();
+}
+
+std::string SelfMetrics::Render() {
+  reload_ok_->Set(store_->last_reload_successful() ? 1 : 0);
+  reload_ts_->Set(store_->last_success_timestamp_seconds());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace mxtls

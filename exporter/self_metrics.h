@@ -1,0 +1,41 @@
+// The exporter's own metrics for /metrics: build info, config reload status, probes by
+// result and their durations, and process metrics. Probe targets' metrics never appear here.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+#include "exporter/config_store.h"
+
+namespace mxtls {
+
+// Thread-safe (prometheus-cpp metrics are atomic; families are guarded internally).
+class SelfMetrics {
+ public:
+  explicit SelfMetrics(const ConfigStore* store);
+
+  void ProbeStarted();
+  void ProbeFinished(const std::string& module, bool success, double seconds);
+  void HttpRequest(const std::string& handler, int status);
+
+  // The exposition text for /metrics.
+  std::string Render();
+
+ private:
+  const ConfigStore* store_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Gauge* reload_ok_;
+  prometheus::Gauge* reload_ts_;
+  prometheus::Gauge* in_flight_;
+  prometheus::Family<prometheus::Counter>* probes_total_;
+  prometheus::Family<prometheus::Histogram>* probe_duration_;
+  prometheus::Family<prometheus::Counter>* http_requests_;
+};
+
+}  // namespace mxtls

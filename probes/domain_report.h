@@ -1,0 +1,87 @@
+// The plain value one domain probe produces. No Prometheus, HTTP or terminal types: the
+// /probe metrics, the debug text, the status page and the check command are views of it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "probes/cert_checks.h"
+#include "probes/probe_log.h"
+
+namespace mxtls {
+
+// The certificate an endpoint presented, judged the way a strict sending MTA judges it.
+struct CertificateReport {
+  std::vector<CertFacts> presented;  // as the server sent them, leaf first
+  ChainVerdict chain;                // verification against the module's trust store
+  NameMatch name_match = NameMatch::kMismatch;  // leaf against the MX name as published
+  std::string checked_name;          // the name the leaf was matched against
+  long long judged_at = 0;           // unix seconds of the clock used for the verdict
+  double days_to_expiry = 0;         // leaf; fractional, negative once expired
+
+  const CertFacts& leaf() const { return presented.front(); }
+};
+
+// One (MX host, address) pair and what happened on it.
+struct EndpointReport {
+  std::string mx;       // MX host as published in DNS
+  std::string address;  // textual IP
+  std::string family;   // "ipv4" or "ipv6"
+
+  bool connected = false;
+  bool greeted = false;                   // a 220 greeting arrived
+  std::optional<bool> starttls_offered;   // known once EHLO was answered
+  std::optional<bool> handshake_ok;       // known once a handshake was attempted
+  std::string tls_version;                // "TLSv1.3", ... when the handshake succeeded
+  std::string tls_cipher;
+  std::optional<CertificateReport> cert;  // when a certificate was captured
+
+  // Why the endpoint did not get through the whole dialogue; empty when it did.
+  std::string failure_stage;    // connect, greeting, ehlo, starttls, handshake
+  std::string failure_reason;   // short fixed word (label value)
+  std::string failure_message;  // for people
+
+  // A verdict, good or bad, was reached: a judged certificate or a definitive SMTP
+  // answer (no STARTTLS, STARTTLS refused, greeting refused). Timeouts and unreachable
+  // addresses reach none.
+  bool verdict_reached = false;
+  std::vector<std::pair<std::string, double>> phase_seconds;  // in dialogue order
+};
+
+struct MxHostReport {
+  std::string host;  // as published in the MX record (or the domain for implicit MX)
+  int preference = 0;
+  bool is_cname = false;        // the MX target is an alias (RFC 5321 §5.1 forbids it)
+  std::string canonical_name;   // where the CNAME chain ends, when is_cname
+  std::vector<std::string> ipv4;
+  std::vector<std::string> ipv6;
+  std::string ipv4_error;  // reason when the A lookup failed (nodata is not an error)
+  std::string ipv6_error;
+  int addresses_skipped = 0;  // over max_addresses_per_mx
+};
+
+struct DomainReport {
+  std::string domain;
+  std::string module;
+  // True when DNS answered and every endpoint reached a verdict (good or bad) in time.
+  bool success = false;
+  std::string failure_reason;   // short fixed word when !success
+  std::string failure_message;  // for people
+  double duration_seconds = 0;
+  double timeout_seconds = 0;
+  double dns_seconds = 0;
+
+  std::string mx_lookup_error;  // reason when the MX lookup itself failed
+  bool null_mx = false;         // RFC 7505: the domain accepts no mail
+  bool implicit_mx = false;     // RFC 5321 §5.1: no MX records, the domain itself is used
+  int mx_hosts_skipped = 0;     // over max_mx_hosts
+  std::vector<MxHostReport> mx_hosts;  // in preference order
+  std::vector<EndpointReport> endpoints;
+
+  std::shared_ptr<ProbeLog> log = std::make_shared<ProbeLog>();
+};
+
+}  // namespace mxtls

@@ -1,0 +1,51 @@
+// One endpoint probe: the SMTP dialogue a strict sending MTA has with one (MX host, address)
+// pair — connect, wait for the whole 220 greeting, EHLO, STARTTLS, TLS handshake with SNI,
+// EHLO again, QUIT — bounded by per-phase timeouts and the probe deadline, producing an
+// EndpointReport with the captured certificate judged.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "probes/domain_report.h"
+#include "probes/probe_log.h"
+
+namespace mxtls {
+
+struct EndpointSpec {
+  std::string mx;       // as published; the name the certificate must match
+  std::string address;  // numeric IPv4 or IPv6
+  std::string family;   // "ipv4" or "ipv6"
+  uint16_t port = 25;
+  std::string sni;  // server name sent in the ClientHello; empty sends none
+  std::string ehlo_name;
+  config::PhaseTimeouts timeouts;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+// Shared, read-only pieces every endpoint probe of a domain uses. All pointers must stay
+// valid until the coroutine completes.
+struct EndpointEnv {
+  asio::ssl::context* tls = nullptr;
+  X509_STORE* trust = nullptr;
+  const Clock* clock = nullptr;
+  std::shared_ptr<ProbeLog> log;
+};
+
+// Never throws for anything the network does; a hostile server yields a failure reason.
+// Completes by spec.deadline (plus scheduling slack): one timer closes the socket when the
+// current phase's time is up.
+asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv env);
+
+// Judges a captured chain (leaf first) for `name` at `now`. Pure; used by the endpoint
+// probe and by tests.
+CertificateReport JudgeCertificate(const std::vector<X509*>& presented, X509_STORE* trust,
+                                   const std::string& name, WallTime now);
+
+}  // namespace mxtls

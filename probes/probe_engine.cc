@@ -1,0 +1,427 @@
+#include "probes/probe_engine.h"
+
+#include <openssl/err.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <future>
+#include <set>
+
+#include "common/log.h"
+#include "probes/dns_resolver.h"
+#include "probes/endpoint_probe.h"
+#include "probes/tls_client_context.h"
+
+namespace mxtls {
+
+struct ProbeEngine::Loop {
+  asio::io_context ctx{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard{ctx.get_executor()};
+  std::thread thread;
+  // c-ares channels by resolver settings. Kept for the engine's lifetime: a reload that
+  // changes resolvers adds one, and probes still running on an old one finish on it.
+  std::map<std::string, std::unique_ptr<DnsResolver>> resolvers;
+
+  DnsResolver* ResolverFor(const config::DnsConfig& dns, std::string* error) {
+    std::string key = std::to_string(dns.timeout.count()) + "/" + std::to_string(dns.attempts);
+    for (const auto& r : dns.resolvers) key += "/" + r.ToString();
+    auto it = resolvers.find(key);
+    if (it != resolvers.end()) return it->second.get();
+    auto created = DnsResolver::Create(ctx, dns);
+    if (!created.ok()) {
+      *error = created.status().message();
+      return nullptr;
+    }
+    DnsResolver* raw = created.value().get();
+    resolvers.emplace(key, std::move(created).value());
+    return raw;
+  }
+};
+
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+double SecondsSince(SteadyTime start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Waits for a number of spawned coroutines. Only used on one loop thread.
+class Join {
+ public:
+  explicit Join(const asio::any_io_executor& ex) : timer_(ex, SteadyTime::max()) {}
+  void Add() { ++pending_; }
+  void Done() {
+    if (--pending_ == 0) timer_.cancel();
+  }
+  asio::awaitable<void> Wait() {
+    while (pending_ > 0) co_await timer_.async_wait(kNoThrow);
+  }
+
+ private:
+  asio::steady_timer timer_;
+  int pending_ = 0;
+};
+
+// Everything one domain probe shares between its coroutines; lives until the last of them
+// completes. Only touched on the loop thread that runs the probe.
+struct DomainJob {
+  ProbeTask task;
+  ProbeEngine::Loop* loop = nullptr;
+  DnsResolver* dns = nullptr;
+  asio::ssl::context* tls = nullptr;
+  SharedX509Store trust;
+  const Clock* clock = nullptr;
+  DomainReport report;
+  double address_dns_seconds = 0;
+};
+
+void Log(DomainJob& job, const std::string& line) { job.report.log->Add(line); }
+
+EndpointEnv MakeEndpointEnv(DomainJob& job) {
+  EndpointEnv env;
+  env.tls = job.tls;
+  env.trust = job.trust.get();
+  env.clock = job.clock;
+  env.log = job.report.log;
+  return env;
+}
+
+void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
+                    const std::shared_ptr<Join>& join) {
+  const MxHostReport& host = job->report.mx_hosts[host_index];
+  const config::ModuleConfig& module = *job->task.module;
+  auto spawn = [&](const std::string& address, const char* family) {
+    EndpointSpec spec;
+    spec.mx = host.host;
+    spec.address = address;
+    spec.family = family;
+    spec.port = module.smtp.port;
+    spec.sni = host.host;
+    spec.ehlo_name = module.smtp.ehlo_name;
+    spec.timeouts = module.timeouts;
+    spec.deadline = job->task.deadline;
+    join->Add();
+    asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(spec, MakeEndpointEnv(*job)),
+                   [job, join, spec](std::exception_ptr e, EndpointReport r) {
+                     if (e) {
+                       r = EndpointReport();
+                       r.mx = spec.mx;
+                       r.address = spec.address;
+                       r.family = spec.family;
+                       r.failure_stage = "connect";
+                       r.failure_reason = "internal_error";
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         r.failure_message = ex.what();
+                       } catch (...) {
+                         r.failure_message = "unknown exception";
+                       }
+                       job->report.log->Add(spec.mx + " [" + spec.address +
+                                            "]: internal error: " + r.failure_message);
+                     }
+                     job->report.endpoints.push_back(std::move(r));
+                     join->Done();
+                   });
+  };
+  for (const auto& a : host.ipv4) spawn(a, "ipv4");
+  for (const auto& a : host.ipv6) spawn(a, "ipv6");
+}
+
+// Resolves one family of one MX host and records the addresses (capped) on the report.
+asio::awaitable<void> ResolveFamily(std::shared_ptr<DomainJob> job, size_t host_index,
+                                    bool ipv6) {
+  SteadyTime start = std::chrono::steady_clock::now();
+  std::string name = job->report.mx_hosts[host_index].host;
+  // Two statements, not `ipv6 ? co_await ... : co_await ...`: GCC 12 destroys the result of
+  // a co_await inside a conditional expression twice.
+  AddressLookup found;
+  if (ipv6) {
+    found = co_await job->dns->LookupAAAA(name, job->task.deadline);
+  } else {
+    found = co_await job->dns->LookupA(name, job->task.deadline);
+  }
+  job->address_dns_seconds = std::max(job->address_dns_seconds, SecondsSince(start));
+  MxHostReport& host = job->report.mx_hosts[host_index];
+  const char* rr = ipv6 ? "AAAA" : "A";
+  if (!found.status.ok()) {
+    // NODATA is normal (an IPv4-only host); anything else is an error worth showing.
+    if (found.status.reason() != "nodata") {
+      (ipv6 ? host.ipv6_error : host.ipv4_error) = found.status.reason();
+    }
+    Log(*job, std::string(rr) + " " + name + ": " + found.status.ToString());
+    co_return;
+  }
+  if (found.is_cname) {
+    host.is_cname = true;
+    host.canonical_name = found.canonical_name;
+  }
+  std::vector<std::string>& out = ipv6 ? host.ipv6 : host.ipv4;
+  int cap = job->task.module->max_addresses_per_mx;
+  for (const auto& a : found.addresses) {
+    if (static_cast<int>(out.size()) >= cap) {
+      ++host.addresses_skipped;
+      continue;
+    }
+    out.push_back(a);
+  }
+  std::string list;
+  for (const auto& a : found.addresses) list += (list.empty() ? "" : " ") + a;
+  Log(*job, std::string(rr) + " " + name + ": " + list +
+                (found.is_cname ? " (via CNAME to " + found.canonical_name + ")" : ""));
+}
+
+// Resolves one MX host (both families concurrently), then probes all its endpoints.
+asio::awaitable<void> ProbeMxHost(std::shared_ptr<DomainJob> job, size_t host_index) {
+  auto ex = co_await asio::this_coro::executor;
+  const config::ModuleConfig& module = *job->task.module;
+  auto lookups = std::make_shared<Join>(ex);
+  auto done = [lookups](std::exception_ptr) { lookups->Done(); };
+  if (module.ipv4) {
+    lookups->Add();
+    asio::co_spawn(ex, ResolveFamily(job, host_index, false), done);
+  }
+  if (module.ipv6) {
+    lookups->Add();
+    asio::co_spawn(ex, ResolveFamily(job, host_index, true), done);
+  }
+  co_await lookups->Wait();
+  auto endpoints = std::make_shared<Join>(ex);
+  SpawnEndpoints(job, host_index, endpoints);
+  co_await endpoints->Wait();
+}
+
+void Finish(DomainJob& job, SteadyTime start) {
+  DomainReport& r = job.report;
+  // Endpoints complete in any order; present them in MX preference order, IPv4 first.
+  std::map<std::string, size_t> host_order;
+  for (size_t i = 0; i < r.mx_hosts.size(); ++i) host_order.emplace(r.mx_hosts[i].host, i);
+  std::stable_sort(r.endpoints.begin(), r.endpoints.end(),
+                   [&](const EndpointReport& a, const EndpointReport& b) {
+                     return std::make_tuple(host_order[a.mx], a.family, a.address) <
+                            std::make_tuple(host_order[b.mx], b.family, b.address);
+                   });
+  r.duration_seconds = SecondsSince(start);
+}
+
+asio::awaitable<DomainReport> ProbeDomain(std::shared_ptr<DomainJob> job) {
+  SteadyTime start = std::chrono::steady_clock::now();
+  DomainReport& r = job->report;
+  const config::ModuleConfig& module = *job->task.module;
+  auto ex = co_await asio::this_coro::executor;
+  Log(*job, "probing " + r.domain + " with module " + r.module + ", timeout " +
+                std::to_string(job->task.timeout_seconds) + "s");
+
+  MxLookup mx = co_await job->dns->LookupMx(r.domain, job->task.deadline);
+  double mx_seconds = SecondsSince(start);
+  if (!mx.status.ok()) {
+    const std::string& reason = mx.status.reason();
+    Log(*job, "MX " + r.domain + ": " + mx.status.ToString());
+    if (reason == "nxdomain" || reason == "nodata") {
+      // RFC 5321 §5.1: no MX records at all means the domain itself is the mail host. Only
+      // for a definite "no MX" answer: never after SERVFAIL or a timeout, when a sender
+      // would defer instead.
+      r.implicit_mx = true;
+      MxHostReport host;
+      host.host = r.domain;
+      host.preference = 0;
+      r.mx_hosts.push_back(host);
+      Log(*job, "no MX records: using the implicit MX " + r.domain);
+    } else {
+      r.mx_lookup_error = reason;
+      r.failure_reason = "dns_" + reason;
+      r.failure_message = "MX lookup failed: " + mx.status.message();
+      r.dns_seconds = mx_seconds;
+      Finish(*job, start);
+      co_return r;
+    }
+  } else if (mx.null_mx) {
+    r.null_mx = true;
+    r.success = true;
+    r.dns_seconds = mx_seconds;
+    Log(*job, "null MX (RFC 7505): " + r.domain + " accepts no mail");
+    Finish(*job, start);
+    co_return r;
+  } else {
+    std::string list;
+    for (const auto& rec : mx.records) {
+      list += (list.empty() ? "" : ", ") + std::to_string(rec.preference) + " " + rec.host;
+      if (static_cast<int>(r.mx_hosts.size()) >= module.max_mx_hosts) {
+        ++r.mx_hosts_skipped;
+        continue;
+      }
+      MxHostReport host;
+      host.host = rec.host;
+      host.preference = rec.preference;
+      r.mx_hosts.push_back(host);
+    }
+    Log(*job, "MX " + r.domain + ": " + list);
+  }
+
+  auto hosts = std::make_shared<Join>(ex);
+  for (size_t i = 0; i < r.mx_hosts.size(); ++i) {
+    hosts->Add();
+    asio::co_spawn(ex, ProbeMxHost(job, i), [hosts](std::exception_ptr) { hosts->Done(); });
+  }
+  co_await hosts->Wait();
+  r.dns_seconds = mx_seconds + job->address_dns_seconds;
+
+  bool all_verdicts = true;
+  for (const auto& e : r.endpoints) all_verdicts = all_verdicts && e.verdict_reached;
+  if (r.endpoints.empty()) {
+    bool lookup_error = false;
+    for (const auto& h : r.mx_hosts) {
+      lookup_error = lookup_error || !h.ipv4_error.empty() || !h.ipv6_error.empty();
+    }
+    r.failure_reason = lookup_error ? "dns_address_lookup" : "no_addresses";
+    r.failure_message = "no MX host has an address to probe";
+  } else if (!all_verdicts) {
+    r.failure_reason = "endpoint_failed";
+    r.failure_message = "not every endpoint reached a verdict";
+  } else if (std::chrono::steady_clock::now() > job->task.deadline) {
+    r.failure_reason = "deadline";
+    r.failure_message = "the probe ran past its deadline";
+  } else {
+    r.success = true;
+  }
+  Finish(*job, start);
+  Log(*job, std::string("probe ") + (r.success ? "succeeded" : "failed: " + r.failure_reason) +
+                " in " + std::to_string(r.duration_seconds) + "s");
+  co_return r;
+}
+
+DomainReport FailedReport(const ProbeTask& task, const std::string& reason,
+                          const std::string& message) {
+  DomainReport r;
+  r.domain = task.domain;
+  r.module = task.module->name;
+  r.failure_reason = reason;
+  r.failure_message = message;
+  r.log->Add("probe failed: " + reason + ": " + message);
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ProbeEngine>> ProbeEngine::Create(const EngineOptions& options) {
+  std::unique_ptr<ProbeEngine> engine(new ProbeEngine(options));
+  Result<SslCtxPtr> ctx = MakeProbeSslContext();
+  if (!ctx.ok()) return ctx.status();
+  // asio::ssl::context takes ownership of the native handle.
+  engine->tls_ = std::make_unique<asio::ssl::context>(std::move(ctx).value().release());
+  int threads = options.threads > 0 ? options.threads
+                                    : std::max(1u, std::thread::hardware_concurrency());
+  for (int i = 0; i < threads; ++i) {
+    auto loop = std::make_unique<Loop>();
+    Loop* raw = loop.get();
+    loop->thread = std::thread([raw] { raw->ctx.run(); });
+    engine->loops_.push_back(std::move(loop));
+  }
+  return engine;
+}
+
+ProbeEngine::ProbeEngine(const EngineOptions& options)
+    : clock_(options.clock != nullptr ? options.clock : &system_clock_) {}
+
+ProbeEngine::~ProbeEngine() {
+  for (auto& loop : loops_) {
+    loop->guard.reset();
+    loop->ctx.stop();
+  }
+  for (auto& loop : loops_) {
+    if (loop->thread.joinable()) loop->thread.join();
+  }
+  // Resolvers go before their io_context; the loops' destructors take care of the order
+  // (members are destroyed in reverse: resolvers first, then the context).
+  loops_.clear();
+}
+
+Result<SharedX509Store> ProbeEngine::TrustStore(const std::string& ca_file) {
+  struct stat st {};
+  long long mtime_ns = 0, size = 0;
+  if (!ca_file.empty()) {
+    if (stat(ca_file.c_str(), &st) != 0) {
+      return Status::Error("tls_setup", "cannot read CA file " + ca_file);
+    }
+    mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+    size = st.st_size;
+  }
+  std::lock_guard<std::mutex> lock(stores_mu_);
+  auto it = stores_.find(ca_file);
+  if (it != stores_.end() && it->second.mtime_ns == mtime_ns && it->second.size == size) {
+    return it->second.store;
+  }
+  X509StorePtr store(X509_STORE_new());
+  if (!store) return Status::Error("tls_setup", "X509_STORE_new failed");
+  bool loaded = ca_file.empty() ? X509_STORE_set_default_paths(store.get()) == 1
+                                : X509_STORE_load_file(store.get(), ca_file.c_str()) == 1;
+  std::string err = DrainOpenSslErrors();
+  if (!loaded) {
+    return Status::Error("tls_setup", "cannot load trust store " +
+                                          (ca_file.empty() ? "(system)" : ca_file) + ": " + err);
+  }
+  SharedX509Store shared = ShareX509Store(std::move(store));
+  stores_[ca_file] = CachedStore{mtime_ns, size, shared};
+  return shared;
+}
+
+DomainReport ProbeEngine::Probe(const ProbeTask& task) {
+  Result<SharedX509Store> trust = TrustStore(task.module->tls.ca_file);
+  if (!trust.ok()) return FailedReport(task, "tls_setup", trust.status().message());
+
+  Loop* loop = loops_[next_loop_++ % loops_.size()].get();
+  auto job = std::make_shared<DomainJob>();
+  job->task = task;
+  job->loop = loop;
+  job->tls = tls_.get();
+  job->trust = trust.value();
+  job->clock = clock_;
+  job->report.domain = task.domain;
+  job->report.module = task.module->name;
+  job->report.timeout_seconds = task.timeout_seconds;
+
+  auto promise = std::make_shared<std::promise<DomainReport>>();
+  std::future<DomainReport> future = promise->get_future();
+  // Everything below runs on the loop thread: the resolver lookup and the probe itself.
+  asio::post(loop->ctx, [job, promise] {
+    std::string error;
+    job->dns = job->loop->ResolverFor(job->task.config->dns, &error);
+    if (job->dns == nullptr) {
+      promise->set_value(FailedReport(job->task, "dns_setup", error));
+      return;
+    }
+    asio::co_spawn(job->loop->ctx, ProbeDomain(job),
+                   [job, promise](std::exception_ptr e, DomainReport r) {
+                     if (e) {
+                       std::string what = "unknown exception";
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         what = ex.what();
+                       } catch (...) {
+                       }
+                       promise->set_value(FailedReport(job->task, "internal_error", what));
+                       return;
+                     }
+                     promise->set_value(std::move(r));
+                   });
+  });
+  // Every wait inside the probe is bounded by the deadline; the grace period only covers
+  // scheduling. Past it, answer anyway: the probe finishes in the background.
+  auto grace = std::chrono::seconds(2);
+  if (future.wait_until(task.deadline + grace) != std::future_status::ready) {
+    log::Warn("probe overran its deadline", {{"target", task.domain}});
+    return FailedReport(task, "deadline", "the probe did not finish by its deadline");
+  }
+  return future.get();
+}
+
+}  // namespace mxtls

@@ -1,0 +1,65 @@
+// The event-driven probe engine: a few Asio event loops (one per core by default), each with
+// its own c-ares channel, on which whole domain probes run as coroutines — MX lookup, A/AAAA
+// of every MX host, then every (MX host, address) endpoint in parallel. HTTP handler threads
+// hand a task over through DomainProber::Probe and wait for the report.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/ssl/context.hpp>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/openssl_util.h"
+#include "common/status.h"
+#include "probes/domain_prober.h"
+
+namespace mxtls {
+
+class DnsResolver;
+
+struct EngineOptions {
+  int threads = 0;               // event loops; 0 = one per core
+  const Clock* clock = nullptr;  // time used to judge certificates; null = system clock
+};
+
+// Thread-safe. Destroying the engine stops its loops; no Probe call may be in progress then.
+class ProbeEngine final : public DomainProber {
+ public:
+  static Result<std::unique_ptr<ProbeEngine>> Create(const EngineOptions& options);
+  ~ProbeEngine() override;
+
+  DomainReport Probe(const ProbeTask& task) override;
+
+  // The trust store for a module's ca_file ("" = system store), cached by path and file
+  // modification time so that a reload picks up a rotated CA file.
+  Result<SharedX509Store> TrustStore(const std::string& ca_file);
+
+  // One event loop and the c-ares channels used on it. Only touched on its own thread,
+  // except for construction and destruction.
+  struct Loop;
+
+ private:
+  explicit ProbeEngine(const EngineOptions& options);
+
+  const Clock* clock_;
+  SystemClock system_clock_;
+  std::unique_ptr<asio::ssl::context> tls_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::atomic<size_t> next_loop_{0};
+
+  std::mutex stores_mu_;
+  struct CachedStore {
+    long long mtime_ns = 0;
+    long long size = 0;
+    SharedX509Store store;
+  };
+  std::map<std::string, CachedStore> stores_;
+};
+
+}  // namespace mxtls

@@ -1,0 +1,66 @@
+#include "probes/tls_client_context.h"
+
+#include <openssl/err.h>
+
+#include <mutex>
+
+namespace mxtls {
+namespace {
+
+int CaptureIndex() {
+  static int index = [] { return SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr); }();
+  return index;
+}
+
+// Replaces OpenSSL's verification during the handshake: record the chain as presented and
+// accept it. The chain is judged afterwards against the module's trust store, so a bad
+// certificate becomes a reported fact instead of an aborted handshake. Recording it here,
+// rather than reading it after the handshake, keeps it even when the handshake fails later.
+int CaptureChainCallback(X509_STORE_CTX* store_ctx, void* /*arg*/) {
+  SSL* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (ssl == nullptr) return 1;
+  auto* capture = static_cast<ChainCapture*>(SSL_get_ex_data(ssl, CaptureIndex()));
+  if (capture == nullptr) return 1;
+  capture->presented.clear();
+  STACK_OF(X509)* sent = X509_STORE_CTX_get0_untrusted(store_ctx);
+  X509* leaf = X509_STORE_CTX_get0_cert(store_ctx);
+  if (sent != nullptr && sk_X509_num(sent) > 0) {
+    for (int i = 0; i < sk_X509_num(sent); ++i) {
+      capture->presented.push_back(RetainX509(sk_X509_value(sent, i)));
+    }
+  } else if (leaf != nullptr) {
+    capture->presented.push_back(RetainX509(leaf));
+  }
+  return 1;
+}
+
+}  // namespace
+
+Result<SslCtxPtr> MakeProbeSslContext() {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return Status::Error("tls_setup", "SSL_CTX_new: " + DrainOpenSslErrors());
+  // Security level 0 and every version from TLS 1.0: a server stuck on TLS 1.1 or using a
+  // 1024-bit key must still be seen, so that we can report it instead of failing blind.
+  SSL_CTX_set_security_level(ctx.get(), 0);
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.get(), 0);
+  if (SSL_CTX_set_cipher_list(ctx.get(), "ALL:@SECLEVEL=0") != 1) {
+    return Status::Error("tls_setup", "cipher list: " + DrainOpenSslErrors());
+  }
+  // Servers without secure renegotiation are still reachable for MTAs.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_NO_TICKET |
+                                     SSL_OP_NO_COMPRESSION);
+  // A resumed session shows no fresh certificate: never cache or resume.
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_cert_verify_callback(ctx.get(), CaptureChainCallback, nullptr);
+  ERR_clear_error();
+  return ctx;
+}
+
+void AttachChainCapture(SSL* ssl, ChainCapture* capture) {
+  SSL_set_ex_data(ssl, CaptureIndex(), capture);
+}
+
+}  // namespace mxtls

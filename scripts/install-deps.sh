@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing) mxtls_exporter needs on Debian 12.
+# Idempotent: skips apt entirely when every package is already installed.
+set -euo pipefail
+
+build_pkgs=(g++ cmake make pkg-config git prometheus-cpp-dev libssl-dev libc-ares-dev
+            libcpp-httplib-dev libyaml-cpp-dev libasio-dev catch2 ca-certificates)
+test_pkgs=(curl iproute2 openssl prometheus prometheus-alertmanager)
+
+pkgs=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks a question on install; answer it before any package pulls it in.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

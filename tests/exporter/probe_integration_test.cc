@@ -1,0 +1,507 @@
+// End-to-end probes through the running exporter binary: a DNS fixture server and fixture
+// SMTP/STARTTLS servers on loopback (127.0.0.x and ::1), certificates from a private PKI made
+// by the test, and assertions on the metrics /probe serves over HTTP. Each case is one of
+// the real-world failure modes the exporter exists to catch.
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/cert_factory.h"
+#include "tests/support/dns_fixture_server.h"
+#include "tests/support/exporter_process.h"
+#include "tests/support/metrics_text.h"
+#include "tests/support/smtp_fixture_server.h"
+
+namespace mxtls::testing {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::system_clock;
+using Labels = std::map<std::string, std::string>;
+
+// One small mail world per test: DNS, SMTP servers sharing one port on several loopback
+// addresses (the module's smtp.port), and an exporter pointed at both.
+class MailWorld {
+ public:
+  MailWorld() {
+    char tmpl[] = "/tmp/mxtls-world-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    ca_path_ = dir_ + "/root.pem";
+    std::ofstream(ca_path_) << pki.RootPem();
+  }
+  ~MailWorld() {
+    exporter_.reset();
+    servers_.clear();
+    std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+
+  // A leaf for `names` issued by the PKI's intermediate.
+  TestCert Leaf(const std::vector<std::string>& names,
+                system_clock::time_point not_after = system_clock::now() + hours(24 * 90)) {
+    return pki.Leaf(names, not_after);
+  }
+  // Options for a healthy server presenting leaf + intermediate.
+  SmtpFixtureOptions Healthy(const TestCert& leaf) {
+    SmtpFixtureOptions o;
+    o.certs = {CertEntry::FromCerts({}, leaf, {&pki.intermediate()})};
+    return o;
+  }
+
+  SmtpFixtureServer& Serve(const std::string& address, SmtpFixtureOptions options) {
+    servers_.push_back(std::make_unique<SmtpFixtureServer>(options, address, smtp_port_));
+    if (smtp_port_ == 0) smtp_port_ = servers_.back()->port();
+    return *servers_.back();
+  }
+
+  void Start(const std::string& module_extra = "") {
+    std::string yaml = "dns:\n  resolvers: [\"127.0.0.1:" + std::to_string(dns.port()) +
+                       "\"]\n  timeout: 500ms\n  attempts: 2\n"
+                       "modules:\n  default:\n    smtp:\n      port: " +
+                       std::to_string(smtp_port_) +
+                       "\n      ehlo_name: prober.test\n"
+                       "    tls:\n      ca_file: " + ca_path_ + "\n" + module_extra +
+                       "allow_unlisted_targets: true\n";
+    exporter_ = std::make_unique<ExporterProcess>(yaml);
+  }
+
+  ParsedMetrics Probe(const std::string& domain, const std::string& scrape_timeout = "10",
+                      std::string* debug = nullptr) {
+    auto client = exporter_->NewClient();
+    client->set_read_timeout(30, 0);
+    httplib::Headers headers{{"X-Prometheus-Scrape-Timeout-Seconds", scrape_timeout}};
+    auto res = client->Get(("/probe?target=" + domain).c_str(), headers);
+    INFO("exporter log:\n" << exporter_->Logs());
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    if (debug != nullptr) {
+      auto d = client->Get(("/probe?debug=true&target=" + domain).c_str(), headers);
+      REQUIRE(d);
+      *debug = d->body;
+    }
+    return ParsedMetrics(res->body);
+  }
+
+  TestPki pki;
+  DnsFixtureServer dns;
+
+ private:
+  std::string dir_;
+  std::string ca_path_;
+  uint16_t smtp_port_ = 0;
+  std::vector<std::unique_ptr<SmtpFixtureServer>> servers_;
+  std::unique_ptr<ExporterProcess> exporter_;
+};
+
+Labels Ep4(const std::string& mx, const std::string& address) {
+  return {{"mx", mx}, {"address", address}, {"family", "ipv4"}};
+}
+Labels Ep6(const std::string& mx, const std::string& address) {
+  return {{"mx", mx}, {"address", address}, {"family", "ipv6"}};
+}
+Labels With(Labels l, const std::string& k, const std::string& v) {
+  l[k] = v;
+  return l;
+}
+
+std::string FingerprintOf(const ParsedMetrics& m, const Labels& ep) {
+  auto found = m.Find("mxtls_cert_info", ep);
+  REQUIRE(found.size() == 1);
+  return found[0].labels.at("fingerprint_sha256");
+}
+
+TEST_CASE("healthy domain with two MX hosts on IPv4 and IPv6", "[integration]") {
+  MailWorld w;
+  const bool v6 = Ipv6LoopbackAvailable();
+  TestCert mx1 = w.Leaf({"mx1.healthy.test"});
+  TestCert mx2 = w.Leaf({"mx2.healthy.test"});
+  w.Serve("127.0.0.2", w.Healthy(mx1));
+  w.Serve("127.0.0.3", w.Healthy(mx2));
+  if (v6) {
+    // One IPv6 loopback address: the server picks the certificate by SNI, as a shared
+    // IPv6 front would.
+    SmtpFixtureOptions o;
+    o.certs = {CertEntry::FromCerts({"mx1.healthy.test"}, mx1, {&w.pki.intermediate()}),
+               CertEntry::FromCerts({"mx2.healthy.test"}, mx2, {&w.pki.intermediate()})};
+    w.Serve("::1", o);
+  }
+  w.dns.AddMx("healthy.test", 20, "mx2.healthy.test");
+  w.dns.AddMx("healthy.test", 10, "mx1.healthy.test");
+  w.dns.AddA("mx1.healthy.test", "127.0.0.2");
+  w.dns.AddA("mx2.healthy.test", "127.0.0.3");
+  if (v6) {
+    w.dns.AddAAAA("mx1.healthy.test", "::1");
+    w.dns.AddAAAA("mx2.healthy.test", "::1");
+  }
+  w.Start();
+  ParsedMetrics m = w.Probe("healthy.test");
+  INFO(m.text());
+  CHECK(m.Value("probe_success") == 1);
+  CHECK(m.Value("mxtls_null_mx") == 0);
+  CHECK(m.Value("mxtls_implicit_mx") == 0);
+  CHECK(m.Value("mxtls_mx_hosts") == 2);
+  CHECK(m.Value("mxtls_endpoints") == (v6 ? 4 : 2));
+  CHECK(m.Value("mxtls_mx_info", {{"mx", "mx1.healthy.test"}, {"preference", "10"},
+                                   {"cname", ""}}) == 1);
+  CHECK(m.Value("mxtls_mx_info", {{"mx", "mx2.healthy.test"}, {"preference", "20"}}) == 1);
+  std::vector<Labels> endpoints = {Ep4("mx1.healthy.test", "127.0.0.2"),
+                                   Ep4("mx2.healthy.test", "127.0.0.3")};
+  if (v6) {
+    endpoints.push_back(Ep6("mx1.healthy.test", "::1"));
+    endpoints.push_back(Ep6("mx2.healthy.test", "::1"));
+  }
+  for (const auto& ep : endpoints) {
+    INFO(ep.at("mx") << " " << ep.at("address"));
+    CHECK(m.Value("mxtls_endpoint_up", ep) == 1);
+    CHECK(m.Value("mxtls_starttls_offered", ep) == 1);
+    CHECK(m.Value("mxtls_tls_handshake_success", ep) == 1);
+    CHECK(m.Value("mxtls_cert_verified", ep) == 1);
+    CHECK(m.Value("mxtls_cert_verify_info", With(ep, "reason", "ok")) == 1);
+    CHECK(m.Value("mxtls_cert_chain_complete", ep) == 1);
+    CHECK(m.Value("mxtls_cert_san_match", ep) == 1);
+    CHECK(m.Count("mxtls_tls_version_info", ep) == 1);
+    CHECK(m.Count("mxtls_endpoint_failure_info", ep) == 0);
+    auto days = m.Value("mxtls_cert_days_to_expiry", ep);
+    REQUIRE(days);
+    CHECK(*days == Approx(90).margin(0.1));
+    CHECK(m.Value("mxtls_chain_earliest_not_after_timestamp_seconds", ep).has_value());
+    for (const char* phase : {"connect", "greeting", "ehlo", "starttls", "handshake"}) {
+      CHECK(m.Count("mxtls_phase_duration_seconds", With(ep, "phase", phase)) == 1);
+    }
+  }
+  CHECK(m.Count("mxtls_phase_duration_seconds", {{"phase", "dns"}}) == 1);
+  CHECK(m.Value("mxtls_domain_cert_days_to_expiry_min").value_or(-1) == Approx(90).margin(0.1));
+  CHECK(FingerprintOf(m, endpoints[0]) != FingerprintOf(m, endpoints[1]));
+  CHECK(m.Count("mxtls_probe_failure_info") == 0);
+
+  // The exposition passes the ecosystem's metric lint; the only findings allowed are the
+  // two days gauges operators asked for (not base units, on purpose).
+  std::string path = "/tmp/mxtls-promtool-" + std::to_string(getpid()) + ".txt";
+  std::ofstream(path) << m.text();
+  FILE* lint = popen(("promtool check metrics < " + path + " 2>&1").c_str(), "r");
+  REQUIRE(lint != nullptr);
+  std::string findings;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), lint) != nullptr) findings += buf;
+  int status = pclose(lint);
+  std::remove(path.c_str());
+  INFO("promtool check metrics:\n" << findings);
+  CHECK(WIFEXITED(status));
+  std::istringstream lines(findings);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    bool allowed = line.find("mxtls_cert_days_to_expiry") != std::string::npos ||
+                   line.find("mxtls_domain_cert_days_to_expiry_min") != std::string::npos;
+    CHECK(allowed);
+  }
+}
+
+TEST_CASE("certificate for another name than the MX: verified but no SAN match",
+          "[integration]") {
+  MailWorld w;
+  w.Serve("127.0.0.4", w.Healthy(w.Leaf({"mail.mismatch.test"})));
+  w.dns.AddMx("mismatch.test", 10, "mx1.mismatch.test");
+  w.dns.AddA("mx1.mismatch.test", "127.0.0.4");
+  w.Start();
+  ParsedMetrics m = w.Probe("mismatch.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.mismatch.test", "127.0.0.4");
+  CHECK(m.Value("probe_success") == 1);  // a bad certificate is a verdict, not a failure
+  CHECK(m.Value("mxtls_cert_verified", ep) == 1);
+  CHECK(m.Value("mxtls_cert_san_match", ep) == 0);
+  CHECK(m.Value("mxtls_cert_name_match_info", With(ep, "result", "mismatch")) == 1);
+}
+
+TEST_CASE("leaf sent without its intermediate", "[integration]") {
+  MailWorld w;
+  SmtpFixtureOptions o;
+  o.certs = {CertEntry::FromCerts({}, w.Leaf({"mx1.nointer.test"}))};
+  w.Serve("127.0.0.5", o);
+  w.dns.AddMx("nointer.test", 10, "mx1.nointer.test");
+  w.dns.AddA("mx1.nointer.test", "127.0.0.5");
+  w.Start();
+  ParsedMetrics m = w.Probe("nointer.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.nointer.test", "127.0.0.5");
+  CHECK(m.Value("mxtls_cert_verified", ep) == 0);
+  CHECK(m.Value("mxtls_cert_chain_complete", ep) == 0);
+  CHECK(m.Value("mxtls_cert_verify_info", With(ep, "reason", "incomplete_chain")) == 1);
+  CHECK(m.Value("mxtls_cert_san_match", ep) == 1);
+  CHECK(m.Value("mxtls_cert_chain_certificates", ep) == 1);
+  CHECK(m.Count("mxtls_chain_earliest_not_after_timestamp_seconds", ep) == 0);
+}
+
+TEST_CASE("expired certificate", "[integration]") {
+  MailWorld w;
+  w.Serve("127.0.0.6", w.Healthy(w.Leaf({"mx1.expired.test"},
+                                        system_clock::now() - hours(24 * 3))));
+  w.dns.AddMx("expired.test", 10, "mx1.expired.test");
+  w.dns.AddA("mx1.expired.test", "127.0.0.6");
+  w.Start();
+  ParsedMetrics m = w.Probe("expired.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.expired.test", "127.0.0.6");
+  CHECK(m.Value("probe_success") == 1);
+  CHECK(m.Value("mxtls_cert_verified", ep) == 0);
+  CHECK(m.Value("mxtls_cert_verify_info", With(ep, "reason", "expired")) == 1);
+  CHECK(m.Value("mxtls_cert_days_to_expiry", ep).value_or(0) == Approx(-3).margin(0.01));
+  CHECK(m.Value("mxtls_domain_cert_days_to_expiry_min").value_or(0) ==
+        Approx(-3).margin(0.01));
+}
+
+TEST_CASE("backup MX without STARTTLS", "[integration]") {
+  MailWorld w;
+  w.Serve("127.0.0.7", w.Healthy(w.Leaf({"mx1.nostarttls.test"})));
+  SmtpFixtureOptions plain;
+  plain.offer_starttls = false;
+  w.Serve("127.0.0.8", plain);
+  w.dns.AddMx("nostarttls.test", 10, "mx1.nostarttls.test");
+  w.dns.AddMx("nostarttls.test", 50, "backup.nostarttls.test");
+  w.dns.AddA("mx1.nostarttls.test", "127.0.0.7");
+  w.dns.AddA("backup.nostarttls.test", "127.0.0.8");
+  w.Start();
+  ParsedMetrics m = w.Probe("nostarttls.test");
+  INFO(m.text());
+  auto backup = Ep4("backup.nostarttls.test", "127.0.0.8");
+  CHECK(m.Value("probe_success") == 1);
+  CHECK(m.Value("mxtls_endpoint_up", backup) == 1);
+  CHECK(m.Value("mxtls_starttls_offered", backup) == 0);
+  CHECK(m.Count("mxtls_tls_handshake_success", backup) == 0);
+  CHECK(m.Count("mxtls_cert_verified", backup) == 0);
+  CHECK(m.Value("mxtls_endpoint_failure_info",
+                With(With(backup, "stage", "starttls"), "reason", "no_starttls")) == 1);
+  CHECK(m.Value("mxtls_starttls_offered", Ep4("mx1.nostarttls.test", "127.0.0.7")) == 1);
+}
+
+TEST_CASE("STARTTLS on the last EHLO line and a multi-line greeting", "[integration]") {
+  MailWorld w;
+  SmtpFixtureOptions o = w.Healthy(w.Leaf({"mx1.lastline.test"}));
+  o.starttls_last = true;
+  o.greeting_lines = {"220-mx1.lastline.test ESMTP", "220-please wait for the whole greeting",
+                      "220 ready"};
+  auto& server = w.Serve("127.0.0.9", o);
+  w.dns.AddMx("lastline.test", 10, "mx1.lastline.test");
+  w.dns.AddA("mx1.lastline.test", "127.0.0.9");
+  w.Start();
+  ParsedMetrics m = w.Probe("lastline.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.lastline.test", "127.0.0.9");
+  CHECK(m.Value("mxtls_endpoint_up", ep) == 1);
+  CHECK(m.Value("mxtls_starttls_offered", ep) == 1);
+  CHECK(m.Value("mxtls_tls_handshake_success", ep) == 1);
+  REQUIRE(server.WaitForSessions(1, milliseconds(2000)));
+  auto sessions = server.sessions();
+  REQUIRE_FALSE(sessions.empty());
+  // Never speak before the whole greeting; SNI is the MX name as published; QUIT at the end.
+  CHECK_FALSE(sessions[0].pre_greet_talk);
+  CHECK(sessions[0].sni == std::optional<std::string>("mx1.lastline.test"));
+  CHECK(sessions[0].commands.size() >= 2);
+  CHECK(sessions[0].commands[0] == "EHLO prober.test");
+  CHECK(sessions[0].tls_commands.size() >= 1);
+}
+
+TEST_CASE("554 greeting: the prober is refused", "[integration]") {
+  MailWorld w;
+  SmtpFixtureOptions o;
+  o.greeting_raw = "554 5.7.1 Service unavailable; client host blocked\r\n";
+  w.Serve("127.0.0.10", o);
+  w.dns.AddMx("refused.test", 10, "mx1.refused.test");
+  w.dns.AddA("mx1.refused.test", "127.0.0.10");
+  w.Start();
+  ParsedMetrics m = w.Probe("refused.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.refused.test", "127.0.0.10");
+  CHECK(m.Value("mxtls_endpoint_up", ep) == 0);
+  CHECK(m.Value("mxtls_endpoint_failure_info",
+                With(With(ep, "stage", "greeting"), "reason", "greeting_554")) == 1);
+  CHECK(m.Value("probe_success") == 0);
+  CHECK(m.Value("mxtls_probe_failure_info", {{"reason", "endpoint_failed"}}) == 1);
+}
+
+TEST_CASE("IPv6 endpoint of an MX serves a stale certificate", "[integration]") {
+  if (!Ipv6LoopbackAvailable()) {
+    WARN("IPv6 loopback unavailable: skipped");
+    return;
+  }
+  MailWorld w;
+  TestCert fresh = w.Leaf({"mx1.v6stale.test"});
+  TestCert stale = w.Leaf({"mx1.v6stale.test"}, system_clock::now() - hours(24 * 10));
+  w.Serve("127.0.0.11", w.Healthy(fresh));
+  w.Serve("::1", w.Healthy(stale));
+  w.dns.AddMx("v6stale.test", 10, "mx1.v6stale.test");
+  w.dns.AddA("mx1.v6stale.test", "127.0.0.11");
+  w.dns.AddAAAA("mx1.v6stale.test", "::1");
+  w.Start();
+  ParsedMetrics m = w.Probe("v6stale.test");
+  INFO(m.text());
+  auto v4 = Ep4("mx1.v6stale.test", "127.0.0.11");
+  auto v6 = Ep6("mx1.v6stale.test", "::1");
+  CHECK(m.Value("mxtls_cert_verified", v4) == 1);
+  CHECK(m.Value("mxtls_cert_verified", v6) == 0);
+  CHECK(m.Value("mxtls_cert_verify_info", With(v6, "reason", "expired")) == 1);
+  CHECK(m.Value("mxtls_cert_days_to_expiry", v6).value_or(0) < 0);
+  CHECK(m.Value("mxtls_cert_days_to_expiry", v4).value_or(0) > 80);
+  CHECK(FingerprintOf(m, v4) != FingerprintOf(m, v6));
+}
+
+TEST_CASE("a server that never greets: deadline respected, others still reported",
+          "[integration]") {
+  MailWorld w;
+  w.Serve("127.0.0.12", w.Healthy(w.Leaf({"mx1.silent.test"})));
+  SmtpFixtureOptions silent;
+  silent.never_greet = true;
+  w.Serve("127.0.0.13", silent);
+  w.dns.AddMx("silent.test", 10, "mx1.silent.test");
+  w.dns.AddMx("silent.test", 20, "mx2.silent.test");
+  w.dns.AddA("mx1.silent.test", "127.0.0.12");
+  w.dns.AddA("mx2.silent.test", "127.0.0.13");
+  w.Start("    timeouts:\n      greeting: 1s\n");
+  auto start = std::chrono::steady_clock::now();
+  ParsedMetrics m = w.Probe("silent.test");
+  double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(m.text());
+  CHECK(elapsed < 3.0);
+  auto quiet = Ep4("mx2.silent.test", "127.0.0.13");
+  CHECK(m.Value("mxtls_endpoint_up", quiet) == 0);
+  CHECK(m.Value("mxtls_endpoint_failure_info",
+                With(With(quiet, "stage", "greeting"), "reason", "timeout")) == 1);
+  CHECK(m.Value("mxtls_cert_verified", Ep4("mx1.silent.test", "127.0.0.12")) == 1);
+  CHECK(m.Value("probe_success") == 0);
+
+  // The scrape timeout bounds the whole probe too: 1.2 s minus the 0.5 s offset.
+  MailWorld w2;
+  w2.Serve("127.0.0.14", silent);
+  w2.dns.AddMx("silent2.test", 10, "mx1.silent2.test");
+  w2.dns.AddA("mx1.silent2.test", "127.0.0.14");
+  w2.Start();
+  start = std::chrono::steady_clock::now();
+  ParsedMetrics m2 = w2.Probe("silent2.test", "1.2");
+  elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(elapsed < 1.5);
+  CHECK(m2.Value("probe_timeout_seconds").value_or(0) == Approx(0.7));
+  CHECK(m2.Value("mxtls_endpoint_failure_info",
+                 With(With(Ep4("mx1.silent2.test", "127.0.0.14"), "stage", "greeting"),
+                      "reason", "timeout")) == 1);
+}
+
+TEST_CASE("garbage instead of a ServerHello", "[integration]") {
+  MailWorld w;
+  SmtpFixtureOptions o;
+  o.garbage_instead_of_tls = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+  w.Serve("127.0.0.15", o);
+  w.dns.AddMx("garbage.test", 10, "mx1.garbage.test");
+  w.dns.AddA("mx1.garbage.test", "127.0.0.15");
+  w.Start();
+  ParsedMetrics m = w.Probe("garbage.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.garbage.test", "127.0.0.15");
+  CHECK(m.Value("mxtls_starttls_offered", ep) == 1);
+  CHECK(m.Value("mxtls_tls_handshake_success", ep) == 0);
+  CHECK(m.Value("mxtls_endpoint_failure_info",
+                With(With(ep, "stage", "handshake"), "reason", "handshake")) == 1);
+  CHECK(m.Count("mxtls_cert_verified", ep) == 0);
+}
+
+TEST_CASE("bytes injected after the STARTTLS 220", "[integration]") {
+  MailWorld w;
+  SmtpFixtureOptions o = w.Healthy(w.Leaf({"mx1.inject.test"}));
+  o.inject_after_starttls = "250-injected\r\n";
+  w.Serve("127.0.0.16", o);
+  w.dns.AddMx("inject.test", 10, "mx1.inject.test");
+  w.dns.AddA("mx1.inject.test", "127.0.0.16");
+  w.Start();
+  ParsedMetrics m = w.Probe("inject.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.inject.test", "127.0.0.16");
+  CHECK(m.Value("mxtls_endpoint_failure_info",
+                With(With(ep, "stage", "starttls"), "reason", "starttls_injection")) == 1);
+  CHECK(m.Count("mxtls_tls_handshake_success", ep) == 0);
+}
+
+TEST_CASE("null MX, implicit MX, CNAME MX and SERVFAIL", "[integration]") {
+  MailWorld w;
+  w.Serve("127.0.0.17", w.Healthy(w.Leaf({"implicit.test"})));
+  w.Serve("127.0.0.18", w.Healthy(w.Leaf({"mx.cname.test"})));
+  w.dns.AddMx("nullmx.test", 0, ".");
+  w.dns.AddA("implicit.test", "127.0.0.17");
+  w.dns.AddMx("cname.test", 10, "mx.cname.test");
+  w.dns.AddCname("mx.cname.test", "real.cname.test");
+  w.dns.AddA("real.cname.test", "127.0.0.18");
+  w.dns.AddA("servfail.test", "127.0.0.17");
+  w.dns.SetRcode("servfail.test", 2);
+  w.Start();
+
+  ParsedMetrics null_mx = w.Probe("nullmx.test");
+  CHECK(null_mx.Value("mxtls_null_mx") == 1);
+  CHECK(null_mx.Value("probe_success") == 1);
+  CHECK(null_mx.Value("mxtls_endpoints") == 0);
+
+  ParsedMetrics implicit = w.Probe("implicit.test");
+  INFO(implicit.text());
+  CHECK(implicit.Value("mxtls_implicit_mx") == 1);
+  CHECK(implicit.Value("mxtls_mx_info", {{"mx", "implicit.test"}, {"preference", "0"}}) == 1);
+  CHECK(implicit.Value("mxtls_cert_san_match", Ep4("implicit.test", "127.0.0.17")) == 1);
+  CHECK(implicit.Value("probe_success") == 1);
+
+  ParsedMetrics cname = w.Probe("cname.test");
+  INFO(cname.text());
+  CHECK(cname.Value("mxtls_mx_info", {{"mx", "mx.cname.test"}, {"cname", "real.cname.test"}}) ==
+        1);
+  CHECK(cname.Value("mxtls_cert_san_match", Ep4("mx.cname.test", "127.0.0.18")) == 1);
+
+  ParsedMetrics servfail = w.Probe("servfail.test");
+  INFO(servfail.text());
+  CHECK(servfail.Value("probe_success") == 0);
+  CHECK(servfail.Value("mxtls_probe_failure_info", {{"reason", "dns_servfail"}}) == 1);
+  // Never fall back to the implicit MX after SERVFAIL: a sender would defer.
+  CHECK(servfail.Value("mxtls_implicit_mx") == 0);
+  CHECK(servfail.Value("mxtls_endpoints") == 0);
+}
+
+TEST_CASE("endpoints are probed in parallel: the slowest sets the pace", "[integration]") {
+  MailWorld w;
+  const int kHosts = 5;
+  for (int i = 0; i < kHosts; ++i) {
+    std::string name = "mx" + std::to_string(i) + ".slow.test";
+    std::string address = "127.0.0." + std::to_string(20 + i);
+    SmtpFixtureOptions o = w.Healthy(w.Leaf({name}));
+    o.greeting_delay = milliseconds(700);
+    w.Serve(address, o);
+    w.dns.AddMx("slow.test", 10 + i, name);
+    w.dns.AddA(name, address);
+  }
+  w.Start();
+  ParsedMetrics m = w.Probe("slow.test");
+  INFO(m.text());
+  CHECK(m.Value("probe_success") == 1);
+  CHECK(m.Value("mxtls_endpoints") == kHosts);
+  double duration = m.Value("probe_duration_seconds").value_or(99);
+  CHECK(duration >= 0.7);
+  CHECK(duration < 0.7 * kHosts / 2);  // far below the 3.5 s a serial probe would take
+}
+
+TEST_CASE("debug output shows the probe log", "[integration]") {
+  MailWorld w;
+  w.Serve("127.0.0.30", w.Healthy(w.Leaf({"mx1.debug.test"})));
+  w.dns.AddMx("debug.test", 10, "mx1.debug.test");
+  w.dns.AddA("mx1.debug.test", "127.0.0.30");
+  w.Start();
+  std::string debug;
+  w.Probe("debug.test", "10", &debug);
+  CHECK(debug.find("MX debug.test: 10 mx1.debug.test") != std::string::npos);
+  CHECK(debug.find("TLS established") != std::string::npos);
+  CHECK(debug.find("Metrics that would have been returned") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace mxtls::testing
