@@ -207,8 +207,8 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
     return m;
   }
   RejectUnknownKeys(node, field,
-                    {"smtp", "timeout", "timeouts", "ip_families", "tls", "max_mx_hosts",
-                     "max_addresses_per_mx"});
+                    {"smtp", "timeout", "timeouts", "ip_families", "tls", "mta_sts",
+                     "max_mx_hosts", "max_addresses_per_mx"});
   if (const auto smtp = node["smtp"]) {
     std::string f = Join(field, "smtp");
     RejectUnknownKeys(smtp, f, {"port", "ehlo_name"});
@@ -246,7 +246,15 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
   }
   if (const auto tls = node["tls"]) {
     std::string f = Join(field, "tls");
-    RejectUnknownKeys(tls, f, {"ca_file"});
+    RejectUnknownKeys(tls, f, {"ca_file", "no_sni_check", "no_sni_check_interval"});
+    if (tls["no_sni_check"]) {
+      m.tls.no_sni_check = DecodeBool(tls["no_sni_check"], Join(f, "no_sni_check"));
+    }
+    if (tls["no_sni_check_interval"]) {
+      m.tls.no_sni_check_interval =
+          DecodeDuration(tls["no_sni_check_interval"], Join(f, "no_sni_check_interval"),
+                         Duration(0), std::chrono::hours(24 * 7));
+    }
     if (tls["ca_file"]) {
       m.tls.ca_file = DecodeString(tls["ca_file"], Join(f, "ca_file"));
       // Relative paths are relative to the config file, as in Prometheus' own configs.
@@ -254,6 +262,14 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
         m.tls.ca_file = env.base_dir + "/" + m.tls.ca_file;
       }
       CheckCaFile(tls["ca_file"], Join(f, "ca_file"), m.tls.ca_file);
+    }
+  }
+  if (const auto sts = node["mta_sts"]) {
+    std::string f = Join(field, "mta_sts");
+    RejectUnknownKeys(sts, f, {"enabled", "port"});
+    if (sts["enabled"]) m.mta_sts.enabled = DecodeBool(sts["enabled"], Join(f, "enabled"));
+    if (sts["port"]) {
+      m.mta_sts.port = static_cast<uint16_t>(DecodeInt(sts["port"], Join(f, "port"), 1, 65535));
     }
   }
   if (node["max_mx_hosts"]) {

@@ -32,6 +32,17 @@ struct SmtpSettings {
 
 struct TlsSettings {
   std::string ca_file;  // empty: the system trust store
+  // Postfix and Exim send no SNI by default, so the certificate a server presents without
+  // SNI is what many MTAs see. A second session without SNI checks it; its result is kept
+  // for `no_sni_check_interval` (0: every probe) since it changes slowly.
+  bool no_sni_check = true;
+  Duration no_sni_check_interval{std::chrono::hours(1)};
+};
+
+// MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) checks.
+struct MtaStsSettings {
+  bool enabled = true;
+  uint16_t port = 443;  // of mta-sts.<domain>; only tests need another one
 };
 
 struct ModuleConfig {
@@ -42,6 +53,7 @@ struct ModuleConfig {
   bool ipv4 = true;
   bool ipv6 = true;
   TlsSettings tls;
+  MtaStsSettings mta_sts;
   int max_mx_hosts = 10;
   int max_addresses_per_mx = 4;
 };

@@ -103,6 +103,59 @@ void WriteCertificate(Writer& w, const Labels& ep, const CertificateReport& c) {
         leaf.sha1_signature ? 1 : 0);
 }
 
+void WriteNoSni(Writer& w, const Labels& ep, const NoSniReport& n) {
+  w.Set("mxtls_nosni_check_age_seconds",
+        "Age of the no-SNI observation of the endpoint (it is refreshed every "
+        "no_sni_check_interval, not at every probe).",
+        ep, n.age_seconds);
+  w.Set("mxtls_nosni_tls_handshake_success",
+        "1 when the TLS handshake without SNI succeeded (as Postfix and Exim send no SNI by "
+        "default).",
+        ep, n.handshake_ok ? 1 : 0);
+  if (!n.cert) return;
+  const CertificateReport& c = *n.cert;
+  w.Set("mxtls_cert_sni_default_match",
+        "1 when the certificate presented without SNI is the same as the one presented with "
+        "SNI = the MX name.",
+        ep, n.same_as_sni ? 1 : 0);
+  w.Set("mxtls_nosni_cert_info", "Identity of the leaf presented without SNI (value 1).",
+        With(With(With(ep, "fingerprint_sha256", c.leaf().fingerprint_sha256), "subject",
+                  c.leaf().subject),
+             "issuer", c.leaf().issuer),
+        1);
+  w.Set("mxtls_nosni_cert_verified",
+        "1 when the chain presented without SNI verifies to the trust store.", ep,
+        c.chain.verified ? 1 : 0);
+  w.Set("mxtls_nosni_cert_verify_info",
+        "Verification result of the chain presented without SNI, as a fixed reason word.",
+        With(ep, "reason", c.chain.reason), 1);
+  w.Set("mxtls_nosni_cert_san_match",
+        "1 when the leaf presented without SNI matches the MX host name.", ep,
+        c.name_match == NameMatch::kMatch ? 1 : 0);
+  w.Set("mxtls_nosni_cert_not_after_timestamp_seconds",
+        "Expiry time of the leaf presented without SNI.", ep,
+        static_cast<double>(c.leaf().not_after));
+  w.Set("mxtls_nosni_cert_days_to_expiry",
+        "Days until the leaf presented without SNI expires; negative once expired.", ep,
+        c.days_to_expiry);
+}
+
+void WriteVerdict(Writer& w, const Labels& ep, const char* sender, const SenderVerdict& v) {
+  if (!v.evaluated) return;
+  Labels l = With(ep, "sender", sender);
+  w.Set("mxtls_sender_delivers",
+        "Whether a kind of sending MTA would deliver to the endpoint: opportunistic (encrypts "
+        "when it can), mta_sts (applies the domain's policy in its mode), no_sni_strict "
+        "(sends no SNI, verifies chain and name).",
+        l, v.delivers ? 1 : 0);
+  if (!v.reason.empty()) {
+    w.Set("mxtls_sender_verdict_info",
+          "Why a kind of sender would not deliver (or the caveat when it would, such as "
+          "plaintext), as a fixed word (value 1).",
+          With(l, "reason", v.reason), 1);
+  }
+}
+
 }  // namespace
 
 std::string RenderReportMetrics(const DomainReport& report) {
@@ -146,6 +199,11 @@ std::string RenderReportMetrics(const DomainReport& report) {
           {{"mx", host.host}, {"family", "ipv4"}}, static_cast<double>(host.ipv4.size()));
     w.Set("mxtls_mx_addresses", "Addresses of the MX host probed, by family.",
           {{"mx", host.host}, {"family", "ipv6"}}, static_cast<double>(host.ipv6.size()));
+    if (host.cert_consistent) {
+      w.Set("mxtls_mx_cert_consistent",
+            "1 when every address of the MX host presents the same leaf certificate.",
+            {{"mx", host.host}}, *host.cert_consistent ? 1 : 0);
+    }
     if (!host.ipv4_error.empty()) {
       w.Set("mxtls_mx_address_lookup_failure_info",
             "An address lookup of the MX host failed (value 1), with the reason.",
@@ -184,9 +242,43 @@ std::string RenderReportMetrics(const DomainReport& report) {
             "Where and why the endpoint's SMTP/TLS dialogue stopped (value 1).",
             With(With(ep, "stage", e.failure_stage), "reason", e.failure_reason), 1);
     }
+    if (e.no_sni) WriteNoSni(w, ep, *e.no_sni);
+    WriteVerdict(w, ep, "opportunistic", e.opportunistic);
+    WriteVerdict(w, ep, "mta_sts", e.mta_sts);
+    WriteVerdict(w, ep, "no_sni_strict", e.no_sni_strict);
     for (const auto& [phase, seconds] : e.phase_seconds) {
       w.Set("mxtls_phase_duration_seconds", "Duration of each probe phase, in seconds.",
             With(ep, "phase", phase), seconds);
+    }
+  }
+  // Domain verdicts: would this kind of sender deliver to every endpoint?
+  if (!report.endpoints.empty()) {
+    for (const char* sender : {"opportunistic", "mta_sts", "no_sni_strict"}) {
+      bool evaluated = false, all = true;
+      for (const auto& e : report.endpoints) {
+        const SenderVerdict& v = std::string(sender) == "opportunistic" ? e.opportunistic
+                                 : std::string(sender) == "mta_sts"     ? e.mta_sts
+                                                                        : e.no_sni_strict;
+        if (!v.evaluated) continue;
+        evaluated = true;
+        all = all && v.delivers;
+      }
+      if (evaluated) {
+        w.Set("mxtls_domain_sender_delivers",
+              "1 when this kind of sender would deliver to every endpoint of the domain.",
+              {{"sender", sender}}, all ? 1 : 0);
+      }
+    }
+    bool any_cert = false, names_ok = true;
+    for (const auto& e : report.endpoints) {
+      if (!e.cert) continue;
+      any_cert = true;
+      names_ok = names_ok && e.cert->name_match == NameMatch::kMatch;
+    }
+    if (any_cert) {
+      w.Set("mxtls_domain_mx_names_covered",
+            "1 when every MX endpoint presents a certificate covering its own MX name.", {},
+            names_ok ? 1 : 0);
     }
   }
   if (min_days) {

@@ -292,11 +292,15 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
   r.phase_seconds.emplace_back("handshake", s->PhaseSeconds());
   r.handshake_ok = !handshake_ec;
   if (!capture.presented.empty()) {
+    auto captured = std::make_shared<std::vector<X509Ptr>>(std::move(capture.presented));
+    capture.presented.clear();
     std::vector<X509*> chain;
-    for (const auto& c : capture.presented) chain.push_back(c.get());
+    for (const auto& c : *captured) chain.push_back(c.get());
     r.cert = JudgeCertificate(chain, env.trust, spec.mx, env.clock->Now());
-    log("certificate: " + r.cert->leaf().subject + " (" + r.cert->chain.reason + ", " +
-        std::to_string(capture.presented.size()) + " presented)");
+    r.chain = std::move(captured);
+    log(std::string(spec.sni.empty() ? "certificate without SNI: " : "certificate: ") +
+        r.cert->leaf().subject + " (" + r.cert->chain.reason + ", " +
+        std::to_string(chain.size()) + " presented)");
   }
   if (handshake_ec) {
     // A handshake the server broke is a verdict (TLS does not work there); one that ran out

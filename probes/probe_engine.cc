@@ -17,6 +17,7 @@
 #include "probes/dns_resolver.h"
 #include "probes/endpoint_probe.h"
 #include "probes/tls_client_context.h"
+#include "probes/verdicts.h"
 
 namespace mxtls {
 
@@ -79,8 +80,12 @@ struct DomainJob {
   asio::ssl::context* tls = nullptr;
   SharedX509Store trust;
   const Clock* clock = nullptr;
+  FactCache* cache = nullptr;
   DomainReport report;
   double address_dns_seconds = 0;
+  // No-SNI sessions by NoSniKey, with the time they were observed.
+  std::map<std::string, std::pair<EndpointReport, std::chrono::steady_clock::time_point>>
+      no_sni_sessions;
 };
 
 void Log(DomainJob& job, const std::string& line) { job.report.log->Add(line); }
@@ -94,6 +99,29 @@ EndpointEnv MakeEndpointEnv(DomainJob& job) {
   return env;
 }
 
+EndpointReport InternalErrorReport(const EndpointSpec& spec, std::exception_ptr e) {
+  EndpointReport r;
+  r.mx = spec.mx;
+  r.address = spec.address;
+  r.family = spec.family;
+  r.failure_stage = "connect";
+  r.failure_reason = "internal_error";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    r.failure_message = ex.what();
+  } catch (...) {
+    r.failure_message = "unknown exception";
+  }
+  return r;
+}
+
+std::string NoSniKey(const EndpointSpec& spec) {
+  return spec.mx + "|" + spec.address + "|" + std::to_string(spec.port);
+}
+
+// Spawns the SNI session of every address of one MX host and, unless a recent one is
+// cached, a second session without SNI (in parallel, so it costs no extra latency).
 void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
                     const std::shared_ptr<Join>& join) {
   const MxHostReport& host = job->report.mx_hosts[host_index];
@@ -112,28 +140,63 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
     asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(spec, MakeEndpointEnv(*job)),
                    [job, join, spec](std::exception_ptr e, EndpointReport r) {
                      if (e) {
-                       r = EndpointReport();
-                       r.mx = spec.mx;
-                       r.address = spec.address;
-                       r.family = spec.family;
-                       r.failure_stage = "connect";
-                       r.failure_reason = "internal_error";
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         r.failure_message = ex.what();
-                       } catch (...) {
-                         r.failure_message = "unknown exception";
-                       }
+                       r = InternalErrorReport(spec, e);
                        job->report.log->Add(spec.mx + " [" + spec.address +
                                             "]: internal error: " + r.failure_message);
                      }
                      job->report.endpoints.push_back(std::move(r));
                      join->Done();
                    });
+    if (!module.tls.no_sni_check) return;
+    std::string key = NoSniKey(spec);
+    if (auto cached = job->cache->GetNoSni(key, module.tls.no_sni_check_interval)) {
+      job->no_sni_sessions[key] = {cached->session, cached->checked_at};
+      return;
+    }
+    EndpointSpec no_sni = spec;
+    no_sni.sni.clear();
+    join->Add();
+    asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(no_sni, MakeEndpointEnv(*job)),
+                   [job, join, no_sni, key](std::exception_ptr e, EndpointReport r) {
+                     if (e) r = InternalErrorReport(no_sni, e);
+                     auto now = std::chrono::steady_clock::now();
+                     // Only an observation of the certificate is worth keeping; a timeout
+                     // is retried at the next probe.
+                     if (r.cert) job->cache->PutNoSni(key, {now, r});
+                     job->no_sni_sessions[key] = {std::move(r), now};
+                     join->Done();
+                   });
   };
   for (const auto& a : host.ipv4) spawn(a, "ipv4");
   for (const auto& a : host.ipv6) spawn(a, "ipv6");
+}
+
+// Attaches each endpoint's no-SNI observation, judged again now (a cached one may be old).
+void AttachNoSni(DomainJob& job) {
+  for (auto& e : job.report.endpoints) {
+    EndpointSpec spec;
+    spec.mx = e.mx;
+    spec.address = e.address;
+    spec.port = job.task.module->smtp.port;
+    auto it = job.no_sni_sessions.find(NoSniKey(spec));
+    if (it == job.no_sni_sessions.end()) continue;
+    const EndpointReport& session = it->second.first;
+    NoSniReport n;
+    n.handshake_ok = session.handshake_ok.value_or(false);
+    n.failure_stage = session.failure_stage;
+    n.failure_reason = session.failure_reason;
+    n.age_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                  it->second.second)
+                        .count();
+    if (session.chain && !session.chain->empty()) {
+      std::vector<X509*> chain;
+      for (const auto& c : *session.chain) chain.push_back(c.get());
+      n.cert = JudgeCertificate(chain, job.trust.get(), e.mx, job.clock->Now());
+      n.same_as_sni =
+          e.cert && e.cert->leaf().fingerprint_sha256 == n.cert->leaf().fingerprint_sha256;
+    }
+    e.no_sni = std::move(n);
+  }
 }
 
 // Resolves one family of one MX host and records the addresses (capped) on the report.
@@ -201,6 +264,8 @@ asio::awaitable<void> ProbeMxHost(std::shared_ptr<DomainJob> job, size_t host_in
 
 void Finish(DomainJob& job, SteadyTime start) {
   DomainReport& r = job.report;
+  AttachNoSni(job);
+  ComputeVerdicts(r);
   // Endpoints complete in any order; present them in MX preference order, IPv4 first.
   std::map<std::string, size_t> host_order;
   for (size_t i = 0; i < r.mx_hosts.size(); ++i) host_order.emplace(r.mx_hosts[i].host, i);
@@ -384,6 +449,7 @@ DomainReport ProbeEngine::Probe(const ProbeTask& task) {
   job->tls = tls_.get();
   job->trust = trust.value();
   job->clock = clock_;
+  job->cache = &cache_;
   job->report.domain = task.domain;
   job->report.module = task.module->name;
   job->report.timeout_seconds = task.timeout_seconds;

@@ -18,6 +18,7 @@
 #include "common/openssl_util.h"
 #include "common/status.h"
 #include "probes/domain_prober.h"
+#include "probes/fact_cache.h"
 
 namespace mxtls {
 
@@ -60,6 +61,7 @@ class ProbeEngine final : public DomainProber {
     SharedX509Store store;
   };
   std::map<std::string, CachedStore> stores_;
+  FactCache cache_;
 };
 
 }  // namespace mxtls

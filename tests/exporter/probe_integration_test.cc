@@ -62,13 +62,14 @@ class MailWorld {
     return *servers_.back();
   }
 
-  void Start(const std::string& module_extra = "") {
+  // `module_extra` is YAML under the default module; `tls_extra` under its tls: key.
+  void Start(const std::string& module_extra = "", const std::string& tls_extra = "") {
     std::string yaml = "dns:\n  resolvers: [\"127.0.0.1:" + std::to_string(dns.port()) +
                        "\"]\n  timeout: 500ms\n  attempts: 2\n"
                        "modules:\n  default:\n    smtp:\n      port: " +
                        std::to_string(smtp_port_) +
                        "\n      ehlo_name: prober.test\n"
-                       "    tls:\n      ca_file: " + ca_path_ + "\n" + module_extra +
+                       "    tls:\n      ca_file: " + ca_path_ + "\n" + tls_extra + module_extra +
                        "allow_unlisted_targets: true\n";
     exporter_ = std::make_unique<ExporterProcess>(yaml);
   }
@@ -200,7 +201,8 @@ TEST_CASE("healthy domain with two MX hosts on IPv4 and IPv6", "[integration]") 
   while (std::getline(lines, line)) {
     if (line.empty()) continue;
     bool allowed = line.find("mxtls_cert_days_to_expiry") != std::string::npos ||
-                   line.find("mxtls_domain_cert_days_to_expiry_min") != std::string::npos;
+                   line.find("mxtls_domain_cert_days_to_expiry_min") != std::string::npos ||
+                   line.find("mxtls_nosni_cert_days_to_expiry") != std::string::npos;
     CHECK(allowed);
   }
 }
@@ -298,15 +300,25 @@ TEST_CASE("STARTTLS on the last EHLO line and a multi-line greeting", "[integrat
   CHECK(m.Value("mxtls_endpoint_up", ep) == 1);
   CHECK(m.Value("mxtls_starttls_offered", ep) == 1);
   CHECK(m.Value("mxtls_tls_handshake_success", ep) == 1);
-  REQUIRE(server.WaitForSessions(1, milliseconds(2000)));
+  // Two sessions: one with SNI = the MX name as published, one without SNI (what Postfix
+  // and Exim send by default). Neither speaks before the whole greeting; both QUIT.
+  REQUIRE(server.WaitForSessions(2, milliseconds(2000)));
   auto sessions = server.sessions();
-  REQUIRE_FALSE(sessions.empty());
-  // Never speak before the whole greeting; SNI is the MX name as published; QUIT at the end.
-  CHECK_FALSE(sessions[0].pre_greet_talk);
-  CHECK(sessions[0].sni == std::optional<std::string>("mx1.lastline.test"));
-  CHECK(sessions[0].commands.size() >= 2);
-  CHECK(sessions[0].commands[0] == "EHLO prober.test");
-  CHECK(sessions[0].tls_commands.size() >= 1);
+  REQUIRE(sessions.size() == 2);
+  int with_sni = 0, without_sni = 0;
+  for (const auto& session : sessions) {
+    CHECK_FALSE(session.pre_greet_talk);
+    CHECK(session.tls_established);
+    CHECK(session.quit);
+    REQUIRE(session.commands.size() >= 2);
+    CHECK(session.commands[0] == "EHLO prober.test");
+    CHECK(session.commands[1] == "STARTTLS");
+    CHECK(session.tls_commands.size() >= 1);
+    if (session.sni == std::optional<std::string>("mx1.lastline.test")) ++with_sni;
+    if (!session.sni) ++without_sni;
+  }
+  CHECK(with_sni == 1);
+  CHECK(without_sni == 1);
 }
 
 TEST_CASE("554 greeting: the prober is refused", "[integration]") {
@@ -501,6 +513,110 @@ TEST_CASE("debug output shows the probe log", "[integration]") {
   CHECK(debug.find("MX debug.test: 10 mx1.debug.test") != std::string::npos);
   CHECK(debug.find("TLS established") != std::string::npos);
   CHECK(debug.find("Metrics that would have been returned") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace mxtls::testing
+
+namespace mxtls::testing {
+namespace {
+
+TEST_CASE("shared IP: without SNI the server presents a default certificate for another name",
+          "[integration]") {
+  MailWorld w;
+  TestCert own = w.Leaf({"mx1.shared.test"});
+  TestCert other = w.Leaf({"default.hoster.test"});
+  SmtpFixtureOptions o;
+  o.certs = {CertEntry::FromCerts({"mx1.shared.test"}, own, {&w.pki.intermediate()}),
+             CertEntry::FromCerts({}, other, {&w.pki.intermediate()})};
+  auto& server = w.Serve("127.0.0.40", o);
+  w.dns.AddMx("shared.test", 10, "mx1.shared.test");
+  w.dns.AddA("mx1.shared.test", "127.0.0.40");
+  w.Start();
+  ParsedMetrics m = w.Probe("shared.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.shared.test", "127.0.0.40");
+  CHECK(m.Value("mxtls_cert_san_match", ep) == 1);
+  CHECK(m.Value("mxtls_cert_sni_default_match", ep) == 0);
+  CHECK(m.Value("mxtls_nosni_tls_handshake_success", ep) == 1);
+  CHECK(m.Value("mxtls_nosni_cert_verified", ep) == 1);
+  CHECK(m.Value("mxtls_nosni_cert_san_match", ep) == 0);
+  CHECK(m.Value("mxtls_nosni_cert_days_to_expiry", ep).value_or(0) == Approx(90).margin(0.1));
+  CHECK(m.Count("mxtls_nosni_cert_info", With(ep, "subject", "CN=default.hoster.test")) == 1);
+  // An opportunistic sender delivers; a strict sender without SNI refuses the wrong name.
+  CHECK(m.Value("mxtls_sender_delivers", With(ep, "sender", "opportunistic")) == 1);
+  CHECK(m.Value("mxtls_sender_delivers", With(ep, "sender", "no_sni_strict")) == 0);
+  CHECK(m.Value("mxtls_sender_verdict_info",
+                With(With(ep, "sender", "no_sni_strict"), "reason", "name_mismatch")) == 1);
+  CHECK(m.Value("mxtls_domain_sender_delivers", {{"sender", "no_sni_strict"}}) == 0);
+  CHECK(m.Value("mxtls_domain_sender_delivers", {{"sender", "opportunistic"}}) == 1);
+  double age = m.Value("mxtls_nosni_check_age_seconds", ep).value_or(-1);
+  CHECK(age >= 0);
+  CHECK(age < 5);
+
+  // The no-SNI observation is cached (default interval 1 h): the next probe opens one
+  // session, and reports the observation as older.
+  REQUIRE(server.WaitForSessions(2, milliseconds(2000)));
+  ParsedMetrics again = w.Probe("shared.test");
+  REQUIRE(server.WaitForSessions(3, milliseconds(2000)));
+  CHECK(server.connection_count() == 3);
+  CHECK(again.Value("mxtls_cert_sni_default_match", ep) == 0);
+  CHECK(again.Value("mxtls_nosni_check_age_seconds", ep).value_or(-1) > age);
+}
+
+TEST_CASE("no-SNI check every probe when its interval is 0, and off when disabled",
+          "[integration]") {
+  MailWorld w;
+  auto& server = w.Serve("127.0.0.41", w.Healthy(w.Leaf({"mx1.nocache.test"})));
+  w.dns.AddMx("nocache.test", 10, "mx1.nocache.test");
+  w.dns.AddA("mx1.nocache.test", "127.0.0.41");
+  w.Start("", "      no_sni_check_interval: 0s\n");
+  ParsedMetrics m = w.Probe("nocache.test");
+  INFO(m.text());
+  w.Probe("nocache.test");
+  REQUIRE(server.WaitForSessions(4, milliseconds(3000)));
+  CHECK(server.connection_count() == 4);
+  CHECK(m.Value("mxtls_cert_sni_default_match", Ep4("mx1.nocache.test", "127.0.0.41")) == 1);
+
+  MailWorld off;
+  auto& plain = off.Serve("127.0.0.43", off.Healthy(off.Leaf({"mx1.nosnioff.test"})));
+  off.dns.AddMx("nosnioff.test", 10, "mx1.nosnioff.test");
+  off.dns.AddA("mx1.nosnioff.test", "127.0.0.43");
+  off.Start("", "      no_sni_check: false\n");
+  ParsedMetrics o = off.Probe("nosnioff.test");
+  REQUIRE(plain.WaitForSessions(1, milliseconds(2000)));
+  CHECK(plain.connection_count() == 1);
+  CHECK(o.Count("mxtls_cert_sni_default_match") == 0);
+  CHECK(o.Count("mxtls_sender_delivers", {{"sender", "no_sni_strict"}}) == 0);
+}
+
+TEST_CASE("certificate consistency across the addresses of an MX", "[integration]") {
+  if (!Ipv6LoopbackAvailable()) {
+    WARN("IPv6 loopback unavailable: skipped");
+    return;
+  }
+  MailWorld w;
+  TestCert one = w.Leaf({"mx1.same.test", "mx1.diff.test"});
+  TestCert two = w.Leaf({"mx1.diff.test"});
+  SmtpFixtureOptions v6;
+  v6.certs = {CertEntry::FromCerts({"mx1.same.test"}, one, {&w.pki.intermediate()}),
+              CertEntry::FromCerts({"mx1.diff.test"}, two, {&w.pki.intermediate()})};
+  w.Serve("127.0.0.42", w.Healthy(one));
+  w.Serve("::1", v6);
+  for (const char* d : {"same.test", "diff.test"}) {
+    std::string mx = std::string("mx1.") + d;
+    w.dns.AddMx(d, 10, mx);
+    w.dns.AddA(mx, "127.0.0.42");
+    w.dns.AddAAAA(mx, "::1");
+  }
+  w.Start();
+  ParsedMetrics same = w.Probe("same.test");
+  ParsedMetrics diff = w.Probe("diff.test");
+  INFO(same.text());
+  INFO(diff.text());
+  CHECK(same.Value("mxtls_mx_cert_consistent", {{"mx", "mx1.same.test"}}) == 1);
+  CHECK(diff.Value("mxtls_mx_cert_consistent", {{"mx", "mx1.diff.test"}}) == 0);
+  CHECK(diff.Value("mxtls_domain_mx_names_covered") == 1);
 }
 
 }  // namespace

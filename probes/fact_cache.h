@@ -1,0 +1,60 @@
+// Facts the engine remembers between probes: the no-SNI session of each endpoint (it changes
+// slowly, so a scrape normally opens only one SMTP session per endpoint), and the first
+// MTA-STS policy seen under each policy id (a policy that changes while its id does not is
+// never re-fetched by senders that cached the old one).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "probes/domain_report.h"
+
+namespace mxtls {
+
+// Thread-safe. Bounded: the least recently used entries go first.
+class FactCache {
+ public:
+  explicit FactCache(size_t max_entries = 100000) : max_entries_(max_entries) {}
+
+  struct NoSniFact {
+    std::chrono::steady_clock::time_point checked_at;
+    EndpointReport session;  // the no-SNI session, certificate chain included
+  };
+
+  // The remembered no-SNI session for `key` if it is younger than `max_age`.
+  std::optional<NoSniFact> GetNoSni(const std::string& key, std::chrono::milliseconds max_age);
+  void PutNoSni(const std::string& key, NoSniFact fact);
+
+  // Records that `domain` published a policy with `id` whose content has `fingerprint`.
+  // Returns true when a different content was seen first under the same id: the policy
+  // changed without its id being bumped.
+  bool PolicyChangedWithoutNewId(const std::string& domain, const std::string& id,
+                                 const std::string& fingerprint);
+
+  size_t size() const;
+
+ private:
+  template <typename V>
+  struct Lru {
+    std::list<std::string> order;  // most recent first
+    std::unordered_map<std::string, std::pair<V, std::list<std::string>::iterator>> map;
+  };
+  template <typename V>
+  void Touch(Lru<V>& lru, const std::string& key);
+  template <typename V>
+  void Insert(Lru<V>& lru, const std::string& key, V value);
+
+  const size_t max_entries_;
+  mutable std::mutex mu_;
+  Lru<NoSniFact> no_sni_;
+  // domain -> (id, fingerprint of the first content seen with that id)
+  Lru<std::pair<std::string, std::string>> policies_;
+};
+
+}  // namespace mxtls

@@ -1,0 +1,270 @@
+#include "probes/tlsrpt.h"
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
+#include "probes/dns_names.h"
+#include "probes/smtp_reply.h"
+
+namespace mxtls {
+namespace {
+
+constexpr std::string_view kInvalid = "tlsrpt-invalid";
+constexpr std::string_view kVersion = "v=TLSRPTv1";
+constexpr size_t kQuoteMax = 120;
+constexpr size_t kMaxFieldNameLength = 32;
+
+// The record grammar is the one MTA-STS uses (RFC 8460 §3 and RFC 8461 §3.1 share it), so
+// the small helpers below mirror those in mta_sts.cc.
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
+bool IsHexDigit(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool IsWsp(char c) { return c == ' ' || c == '\t'; }
+
+char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (ToLower(s[i]) != ToLower(prefix[i])) return false;
+  }
+  return true;
+}
+
+bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle) {
+  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    if (StartsWithIgnoreCase(haystack.substr(i), needle)) return true;
+  }
+  return false;
+}
+
+std::string_view TrimWsp(std::string_view s) {
+  while (!s.empty() && IsWsp(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsWsp(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string Quote(std::string_view text) {
+  return "\"" + SanitizeServerText(text, kQuoteMax) + "\"";
+}
+
+std::string HexByte(unsigned char c) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  return std::string("0x") + kHex[c >> 4] + kHex[c & 0xF];
+}
+
+bool IsFieldName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxFieldNameLength || !IsAlnum(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return IsAlnum(c) || c == '_' || c == '-' || c == '.'; });
+}
+
+// Why `value` is not a tlsrpt-ext-value (1*(%x21-3A / %x3C / %x3E-7E)); empty when it is one.
+std::string ExtValueProblem(std::string_view value) {
+  if (value.empty()) return "is empty";
+  for (char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == ' ' || c == '\t') return "contains whitespace";
+    if (c == '=') return "contains '='";
+    if (c < 0x21 || c > 0x7E) return "contains the byte " + HexByte(c);
+  }
+  return "";
+}
+
+bool IsCandidate(std::string_view record) {
+  if (!record.starts_with(kVersion)) return false;
+  if (record.size() == kVersion.size()) return true;
+  const char next = record[kVersion.size()];
+  return next == ';' || IsWsp(next);
+}
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t at = s.find(sep, start);
+    if (at == std::string_view::npos) {
+      parts.push_back(s.substr(start));
+      return parts;
+    }
+    parts.push_back(s.substr(start, at - start));
+    start = at + 1;
+  }
+}
+
+Status Error(std::string message) {
+  return Status::Error(kInvalid, "TXT record at _smtp._tls: " + std::move(message));
+}
+
+Status UriError(std::string_view uri, std::string_view why) {
+  return Error("rua: " + Quote(uri) + " " + std::string(why));
+}
+
+// RFC 3986 unreserved / sub-delims / gen-delims, plus '%' (checked separately). ';' cannot
+// reach here (it ends the field), ',' separates URIs and '!' is the size suffix of DMARC's rua,
+// which RFC 8460 makes senders see as a literal, so both must be percent-encoded.
+std::string UriCharProblem(std::string_view uri) {
+  static constexpr std::string_view kAllowed = "-._~:/?#[]@$&'()*+=";
+  for (size_t i = 0; i < uri.size(); ++i) {
+    const char c = uri[i];
+    if (c == '%') {
+      if (i + 2 >= uri.size() || !IsHexDigit(uri[i + 1]) || !IsHexDigit(uri[i + 2])) {
+        return "has a '%' that does not start a %XX escape";
+      }
+      i += 2;
+      continue;
+    }
+    if (c == '!') return "contains '!', which must be percent-encoded (%21)";
+    if (IsAlnum(c) || kAllowed.find(c) != std::string_view::npos) continue;
+    if (IsWsp(c)) return "contains whitespace (URIs are separated by ',')";
+    return "contains the character " + HexByte(static_cast<unsigned char>(c)) +
+           ", not allowed in a URI";
+  }
+  return "";
+}
+
+Status CheckMailto(std::string_view uri, std::string_view rest) {
+  // RFC 6068: mailto:to[?hfields]. One address: a ',' between addresses must be encoded here,
+  // and an encoded one is just part of an odd local part.
+  const std::string_view to = rest.substr(0, rest.find('?'));
+  const size_t at = to.rfind('@');
+  if (at == std::string_view::npos) return UriError(uri, "has no '@' in its address");
+  if (at == 0) return UriError(uri, "has an empty local part");
+  const std::string_view host = to.substr(at + 1);
+  if (!IsValidHostName(host)) {
+    return UriError(uri, "has " + Quote(host) + " after '@', which is not a host name");
+  }
+  return Status();
+}
+
+bool IsIpLiteral(std::string_view host) {
+  if (host.size() < 3 || host.front() != '[' || host.back() != ']') return false;
+  host = host.substr(1, host.size() - 2);
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return IsHexDigit(c) || c == ':' || c == '.'; });
+}
+
+Status CheckHttps(std::string_view uri, std::string_view rest) {
+  if (!rest.starts_with("//")) return UriError(uri, "has no \"//\" and host after https:");
+  rest.remove_prefix(2);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);  // userinfo: odd for a report endpoint, but a valid URI
+  }
+  std::string_view host = authority;
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+    host = authority.substr(0, colon);
+    const std::string_view port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit)) {
+      return UriError(uri, "has a bad port " + Quote(port));
+    }
+  }
+  if (host.empty()) return UriError(uri, "has no host");
+  if (!IsValidHostName(host) && !IsIpLiteral(host)) {
+    return UriError(uri, "has the host " + Quote(host) + ", which is not a host name");
+  }
+  return Status();
+}
+
+// Checks the one candidate against the RFC 8460 §3 grammar and fills `out->rua`. No value
+// contains ';', so splitting on it is exact; the whitespace the grammar allows around each ';'
+// sits at the ends of the pieces.
+Status ParseCandidate(std::string_view record, TlsRptRecord* out) {
+  const std::vector<std::string_view> pieces = Split(record.substr(kVersion.size()), ';');
+  if (pieces.size() == 1) {
+    return Error(Quote(record) + " has nothing after v=TLSRPTv1; rua is required");
+  }
+  if (!TrimWsp(pieces[0]).empty()) {
+    return Error("expected ';' after v=TLSRPTv1 in " + Quote(record));
+  }
+  bool have_rua = false;
+  std::string wrong_case_rua;
+  for (size_t i = 1; i < pieces.size(); ++i) {
+    const bool last = i + 1 == pieces.size();
+    const std::string_view field = TrimWsp(pieces[i]);
+    if (field.empty()) {
+      if (last) break;  // the optional trailing delimiter
+      return Error("empty field between two ';' in " + Quote(record));
+    }
+    // Trailing whitespace is part of a delimiter only when a ';' follows it.
+    if (last && IsWsp(pieces[i].back())) {
+      return Error("whitespace after the last field " + Quote(field) +
+                   "; RFC 8460 allows whitespace only around ';' and ','");
+    }
+    const size_t eq = field.find('=');
+    if (eq == std::string_view::npos) return Error("field " + Quote(field) + " is not name=value");
+    const std::string_view name = field.substr(0, eq);
+    const std::string_view value = field.substr(eq + 1);
+    if (!IsFieldName(name)) return Error("field name " + Quote(name) + " is not valid");
+    if (name != "rua") {
+      if (std::string problem = ExtValueProblem(value); !problem.empty()) {
+        return Error("value of field " + Quote(name) + " " + problem);
+      }
+      if (name.size() == 3 && StartsWithIgnoreCase(name, "rua") && wrong_case_rua.empty()) {
+        wrong_case_rua = std::string(name);
+      }
+      continue;
+    }
+    if (have_rua) return Error("rua appears twice; RFC 8460 does not say which one senders use");
+    have_rua = true;
+    // tlsrpt-rua = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri)
+    if (value.empty()) return Error("rua is empty");
+    for (std::string_view uri : Split(value, ',')) {
+      uri = TrimWsp(uri);
+      if (Status status = CheckTlsRptUri(uri); !status.ok()) return status;
+      out->rua.emplace_back(uri);
+    }
+  }
+  if (!have_rua) {
+    std::string message = "no rua field in " + Quote(record);
+    if (!wrong_case_rua.empty()) {
+      message += " (field names are case-sensitive: " + Quote(wrong_case_rua) + " is not rua)";
+    }
+    return Error(std::move(message));
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status CheckTlsRptUri(std::string_view uri) {
+  if (uri.empty()) return Error("rua: empty URI");
+  if (std::string problem = UriCharProblem(uri); !problem.empty()) {
+    return UriError(uri, problem);
+  }
+  if (StartsWithIgnoreCase(uri, "mailto:")) return CheckMailto(uri, uri.substr(7));
+  if (StartsWithIgnoreCase(uri, "https:")) return CheckHttps(uri, uri.substr(6));
+  return UriError(uri, "is neither mailto: nor https:");
+}
+
+TlsRptRecord ParseTlsRptRecords(const std::vector<std::string>& txt_records) {
+  TlsRptRecord out;
+  std::string_view candidate;
+  for (const std::string& record : txt_records) {
+    if (IsCandidate(record)) {
+      ++out.candidates;
+      candidate = record;
+    } else if (ContainsIgnoreCase(record, "TLSRPTv1")) {
+      out.notes.push_back("TXT record " + Quote(record) +
+                          " ignored: it does not start with v=TLSRPTv1 (case-sensitive)");
+    }
+  }
+  out.present = out.candidates > 0;
+  if (!out.present) return out;
+  if (out.candidates > 1) {
+    // RFC 8460 §3: senders then assume the domain asks for no reports.
+    out.error = Error(std::to_string(out.candidates) +
+                      " records start with v=TLSRPTv1; exactly one is allowed");
+    return out;
+  }
+
+  out.error = ParseCandidate(candidate, &out);
+  out.valid = out.error.ok();
+  if (!out.valid) out.rua.clear();
+  return out;
+}
+
+}  // namespace mxtls
