@@ -140,6 +140,86 @@ void WriteNoSni(Writer& w, const Labels& ep, const NoSniReport& n) {
         c.days_to_expiry);
 }
 
+void WriteMtaSts(Writer& w, const DomainReport& report) {
+  const MtaStsReport& sts = report.mta_sts;
+  const bool effective = sts.txt_valid && sts.policy_valid;
+  // Domain-level MTA-STS facts are always present (0 when there is no record).
+  w.Set("mxtls_mta_sts_txt_present", "1 when _mta-sts.<domain> has a v=STSv1 TXT record.", {},
+        sts.txt_present ? 1 : 0);
+  w.Set("mxtls_mta_sts_txt_valid",
+        "1 when exactly one v=STSv1 TXT record exists and it is valid (RFC 8461 §3.1).", {},
+        sts.txt_valid ? 1 : 0);
+  w.Set("mxtls_mta_sts_policy_valid",
+        "1 when the policy was fetched over verified HTTPS and is valid (RFC 8461 §3.2, §3.3).",
+        {}, sts.policy_valid ? 1 : 0);
+  w.Set("mxtls_mta_sts_policy_mode",
+        "The MTA-STS mode senders apply (value 1): enforce, testing, or none (also when there "
+        "is no valid record and policy).",
+        {{"mode", effective ? sts.mode : "none"}}, 1);
+  if (sts.policy_valid) {
+    w.Set("mxtls_mta_sts_policy_info", "The fetched MTA-STS policy (value 1): mode and TXT id.",
+          {{"mode", sts.mode}, {"id", sts.txt_id}}, 1);
+    w.Set("mxtls_mta_sts_policy_max_age_seconds", "max_age of the MTA-STS policy.", {},
+          static_cast<double>(sts.max_age));
+  }
+  if (!sts.failure_reason.empty()) {
+    w.Set("mxtls_mta_sts_policy_failure_info",
+          "Why no valid MTA-STS policy could be had (value 1), in the RFC 8460 vocabulary: "
+          "sts-policy-fetch-error, sts-policy-invalid, sts-webpki-invalid; or sts-txt-invalid.",
+          {{"reason", sts.failure_reason}}, 1);
+  }
+  w.Set("mxtls_mta_sts_id_not_bumped",
+        "1 when the policy content changed while the TXT id stayed the same: senders that "
+        "cached the old policy keep using it.",
+        {}, sts.id_not_bumped ? 1 : 0);
+  int covered = 0;
+  for (const auto& host : report.mx_hosts) {
+    if (!host.sts_covered) continue;
+    covered += *host.sts_covered ? 1 : 0;
+    w.Set("mxtls_mta_sts_mx_covered",
+          "1 when the MX host (as published) matches an mx pattern of the policy (a wildcard "
+          "covers exactly one label and never the bare name).",
+          {{"mx", host.host}}, *host.sts_covered ? 1 : 0);
+  }
+  w.Set("mxtls_mta_sts_mx_coverage_ratio",
+        "Share of MX hosts covered by the MTA-STS policy (0 without a valid policy).", {},
+        effective && !report.mx_hosts.empty()
+            ? static_cast<double>(covered) / static_cast<double>(report.mx_hosts.size())
+            : 0);
+  if (sts.host_cert) {
+    const CertificateReport& c = *sts.host_cert;
+    w.Set("mxtls_mta_sts_host_cert_not_after_timestamp_seconds",
+          "Expiry of the certificate of mta-sts.<domain> (an expired one disables the policy).",
+          {}, static_cast<double>(c.leaf().not_after));
+    w.Set("mxtls_mta_sts_host_cert_days_to_expiry",
+          "Days until the certificate of mta-sts.<domain> expires; negative once expired.", {},
+          c.days_to_expiry);
+    w.Set("mxtls_mta_sts_host_cert_verified",
+          "1 when the certificate of mta-sts.<domain> verifies to the trust store.", {},
+          c.chain.verified ? 1 : 0);
+    w.Set("mxtls_mta_sts_host_cert_san_match",
+          "1 when the certificate of mta-sts.<domain> covers that name.", {},
+          c.name_match == NameMatch::kMatch ? 1 : 0);
+    w.Set("mxtls_mta_sts_host_cert_info",
+          "Identity of the certificate of mta-sts.<domain> (value 1).",
+          {{"fingerprint_sha256", c.leaf().fingerprint_sha256},
+           {"subject", c.leaf().subject},
+           {"issuer", c.leaf().issuer},
+           {"reason", c.chain.reason}},
+          1);
+  }
+  if (sts.fetch_attempted) {
+    w.Set("mxtls_phase_duration_seconds", "Duration of each probe phase, in seconds.",
+          {{"phase", "mta_sts_fetch"}}, sts.fetch_seconds);
+  }
+  const TlsRptReport& rpt = report.tlsrpt;
+  w.Set("mxtls_tlsrpt_record_present", "1 when _smtp._tls.<domain> has a v=TLSRPTv1 record.", {},
+        rpt.present ? 1 : 0);
+  w.Set("mxtls_tlsrpt_record_valid",
+        "1 when exactly one valid TLS-RPT record exists with valid rua URIs (RFC 8460).", {},
+        rpt.valid ? 1 : 0);
+}
+
 void WriteVerdict(Writer& w, const Labels& ep, const char* sender, const SenderVerdict& v) {
   if (!v.evaluated) return;
   Labels l = With(ep, "sender", sender);
@@ -172,6 +252,7 @@ std::string RenderReportMetrics(const DomainReport& report) {
           "Why the probe as a whole failed (value 1), as a short fixed reason.",
           {{"reason", report.failure_reason}}, 1);
   }
+  if (report.mta_sts.checked) WriteMtaSts(w, report);
   // Domain-level facts: always present.
   w.Set("mxtls_null_mx", "1 when the domain publishes a null MX (RFC 7505): it accepts no mail.",
         {}, report.null_mx ? 1 : 0);
@@ -243,6 +324,12 @@ std::string RenderReportMetrics(const DomainReport& report) {
             With(With(ep, "stage", e.failure_stage), "reason", e.failure_reason), 1);
     }
     if (e.no_sni) WriteNoSni(w, ep, *e.no_sni);
+    if (e.sts_compliance.evaluated) {
+      w.Set("mxtls_mta_sts_endpoint_compliant",
+            "1 when an MTA-STS-enforcing sender would deliver to the endpoint under the "
+            "domain's policy (RFC 8461 §4.2), whatever the policy's mode.",
+            ep, e.sts_compliance.delivers ? 1 : 0);
+    }
     WriteVerdict(w, ep, "opportunistic", e.opportunistic);
     WriteVerdict(w, ep, "mta_sts", e.mta_sts);
     WriteVerdict(w, ep, "no_sni_strict", e.no_sni_strict);

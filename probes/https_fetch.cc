@@ -365,6 +365,10 @@ asio::awaitable<void> Run(Fetch& f) {
   }
   r.connected = true;
   f.Log("connected");
+  // The request follows the client's last handshake flight at once: without TCP_NODELAY,
+  // Nagle holds it until the server's delayed ACK (about 40 ms on Linux).
+  asio::error_code nodelay_ec;
+  w->socket.set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
 
   // TLS handshake with SNI. The chain is captured during the handshake and judged afterwards,
   // so a bad certificate never fails the handshake: the caller decides what it means.

@@ -113,11 +113,11 @@ Status TxtError(std::string message) {
 // ';' and so at the ends of the pieces.
 Status ParseCandidate(std::string_view record, StsTxtRecord* out) {
   const std::vector<std::string_view> pieces = Split(record.substr(kStsVersion.size()), ';');
-  if (pieces.size() == 1) {
-    return TxtError(Quote(record) + " has nothing after v=STSv1; an id field is required");
-  }
   if (!TrimWsp(pieces[0]).empty()) {
     return TxtError("expected ';' after v=STSv1 in " + Quote(record));
+  }
+  if (pieces.size() == 1) {
+    return TxtError(Quote(record) + " has nothing after v=STSv1; an id field is required");
   }
   std::string wrong_case_id;
   for (size_t i = 1; i < pieces.size(); ++i) {
@@ -152,10 +152,10 @@ Status ParseCandidate(std::string_view record, StsTxtRecord* out) {
       return TxtError("value of field " + Quote(name) + " " + problem);
     }
     if (name == "id") {
-      // RFC 8461 §3.2: "If any non-repeated field ... is duplicated, all entries except for
-      // the first SHALL be ignored", in the paragraph covering TXT records and policies.
-      out->notes.push_back("second id " + Quote(value) + " ignored; the first, " +
-                           Quote(out->id) + ", is used");
+      // RFC 8461 §3.2 has parsers ignore all but the first of a repeated field (mx aside), in
+      // the paragraph that covers TXT records and policies alike.
+      out->notes.push_back("second id " + Quote(value) + " ignored; the first, " + Quote(out->id) +
+                           ", is used");
     } else if (EqualsIgnoreCase(name, "id") && wrong_case_id.empty()) {
       wrong_case_id = std::string(name);
     }
@@ -239,8 +239,8 @@ Status ParseVersion(std::string_view value, size_t line_no, StsPolicy* policy) {
 
 Status ParseMode(std::string_view value, size_t line_no, StsPolicy* policy) {
   if (value != "enforce" && value != "testing" && value != "none") {
-    return PolicyError(line_no, "mode " + Quote(value) +
-                                    " is not one of enforce, testing, none (case-sensitive)");
+    return PolicyError(
+        line_no, "mode " + Quote(value) + " is not one of enforce, testing, none (case-sensitive)");
   }
   policy->mode = std::string(value);
   return Status();
@@ -268,7 +268,12 @@ Status ParsePolicyLine(std::string_view line, size_t line_no, SingleField (&sing
     return PolicyError(line_no, problem);
   }
   if (TrimWsp(line).empty()) {
-    return PolicyError(line_no, "blank line; the RFC 8461 grammar has none");
+    // The RFC 8461 grammar has no blank lines, but a stray empty line (often a doubled final
+    // newline) is common in real policies and widely deployed senders skip it; calling the
+    // policy invalid for it would be an alarm that no sender would agree with.
+    policy->notes.push_back("line " + std::to_string(line_no) +
+                            ": blank line skipped (not in the RFC 8461 grammar)");
+    return Status();
   }
   if (IsWsp(line.front())) {
     return PolicyError(line_no, "starts with whitespace: " + Quote(line));
@@ -291,8 +296,8 @@ Status ParsePolicyLine(std::string_view line, size_t line_no, SingleField (&sing
 
   if (name == "mx") {
     if (!IsValidStsMxPattern(value)) {
-      return PolicyError(line_no, "mx " + Quote(value) +
-                                      " is neither a host name nor \"*.\" and a host name");
+      return PolicyError(
+          line_no, "mx " + Quote(value) + " is neither a host name nor \"*.\" and a host name");
     }
     policy->mx.emplace_back(value);
     return Status();
@@ -367,8 +372,8 @@ Result<StsPolicy> ParseStsPolicy(std::string_view body) {
   size_t pos = 0;
   for (size_t line_no = 1; pos < body.size(); ++line_no) {
     const size_t lf = body.find('\n', pos);
-    std::string_view line = lf == std::string_view::npos ? body.substr(pos)
-                                                         : body.substr(pos, lf - pos);
+    std::string_view line =
+        lf == std::string_view::npos ? body.substr(pos) : body.substr(pos, lf - pos);
     pos = lf == std::string_view::npos ? body.size() : lf + 1;
     if (lf != std::string_view::npos && line.ends_with('\r')) line.remove_suffix(1);
     Status status = ParsePolicyLine(line, line_no, singles, &policy);

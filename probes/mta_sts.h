@@ -28,8 +28,8 @@ struct StsTxtRecord {
   bool present = false;
   // Exactly one record starts with "v=STSv1" and it follows the §3.1 grammar with an id.
   bool valid = false;
-  std::string id;  // the policy id when valid: 1-32 letters and digits
-  Status error;    // when present && !valid: reason "sts-txt-invalid"
+  std::string id;      // the policy id when valid: 1-32 letters and digits
+  Status error;        // when present && !valid: reason "sts-txt-invalid"
   int candidates = 0;  // records starting with "v=STSv1"
   // For people: records a sender skips or fields it ignores, e.g. a record that mentions
   // STSv1 but does not start with "v=STSv1", or a second id field.
@@ -53,8 +53,8 @@ StsTxtRecord ParseStsTxtRecords(const std::vector<std::string>& txt_records);
 
 // A syntactically and semantically valid policy.
 struct StsPolicy {
-  std::string version;  // always "STSv1"
-  std::string mode;     // "enforce", "testing" or "none"
+  std::string version;    // always "STSv1"
+  std::string mode;       // "enforce", "testing" or "none"
   long long max_age = 0;  // seconds, 0..kStsMaxAgeLimit
   // The `mx` patterns in file order, as written (duplicates kept): host names or
   // "*.<host name>". Never empty unless mode is "none".

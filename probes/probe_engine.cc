@@ -17,6 +17,7 @@
 #include "probes/dns_resolver.h"
 #include "probes/endpoint_probe.h"
 #include "probes/tls_client_context.h"
+#include "probes/policy_probe.h"
 #include "probes/verdicts.h"
 
 namespace mxtls {
@@ -285,6 +286,30 @@ asio::awaitable<DomainReport> ProbeDomain(std::shared_ptr<DomainJob> job) {
   Log(*job, "probing " + r.domain + " with module " + r.module + ", timeout " +
                 std::to_string(job->task.timeout_seconds) + "s");
 
+  // MTA-STS and TLS-RPT are looked up alongside the MX records and hosts.
+  auto policies = std::make_shared<Join>(ex);
+  if (module.mta_sts.enabled) {
+    PolicyProbeEnv env;
+    env.dns = job->dns;
+    env.tls = job->tls;
+    env.trust = job->trust.get();
+    env.clock = job->clock;
+    env.cache = job->cache;
+    env.log = r.log;
+    policies->Add();
+    asio::co_spawn(ex, ProbeMtaSts(r.domain, module.mta_sts.port, job->task.deadline, env),
+                   [job, policies](std::exception_ptr e, MtaStsReport sts) {
+                     if (!e) job->report.mta_sts = std::move(sts);
+                     policies->Done();
+                   });
+    policies->Add();
+    asio::co_spawn(ex, ProbeTlsRpt(r.domain, job->task.deadline, env),
+                   [job, policies](std::exception_ptr e, TlsRptReport rpt) {
+                     if (!e) job->report.tlsrpt = std::move(rpt);
+                     policies->Done();
+                   });
+  }
+
   MxLookup mx = co_await job->dns->LookupMx(r.domain, job->task.deadline);
   double mx_seconds = SecondsSince(start);
   if (!mx.status.ok()) {
@@ -305,6 +330,7 @@ asio::awaitable<DomainReport> ProbeDomain(std::shared_ptr<DomainJob> job) {
       r.failure_reason = "dns_" + reason;
       r.failure_message = "MX lookup failed: " + mx.status.message();
       r.dns_seconds = mx_seconds;
+      co_await policies->Wait();
       Finish(*job, start);
       co_return r;
     }
@@ -313,6 +339,7 @@ asio::awaitable<DomainReport> ProbeDomain(std::shared_ptr<DomainJob> job) {
     r.success = true;
     r.dns_seconds = mx_seconds;
     Log(*job, "null MX (RFC 7505): " + r.domain + " accepts no mail");
+    co_await policies->Wait();
     Finish(*job, start);
     co_return r;
   } else {
@@ -337,6 +364,7 @@ asio::awaitable<DomainReport> ProbeDomain(std::shared_ptr<DomainJob> job) {
     asio::co_spawn(ex, ProbeMxHost(job, i), [hosts](std::exception_ptr) { hosts->Done(); });
   }
   co_await hosts->Wait();
+  co_await policies->Wait();
   r.dns_seconds = mx_seconds + job->address_dns_seconds;
 
   bool all_verdicts = true;

@@ -103,8 +103,8 @@ Status UriError(std::string_view uri, std::string_view why) {
 }
 
 // RFC 3986 unreserved / sub-delims / gen-delims, plus '%' (checked separately). ';' cannot
-// reach here (it ends the field), ',' separates URIs and '!' is the size suffix of DMARC's rua,
-// which RFC 8460 makes senders see as a literal, so both must be percent-encoded.
+// reach here (it ends the field); RFC 8460 §3 requires ',' and '!' inside a URI to be
+// percent-encoded, so a DMARC-style "!10m" size suffix is not allowed either.
 std::string UriCharProblem(std::string_view uri) {
   static constexpr std::string_view kAllowed = "-._~:/?#[]@$&'()*+=";
   for (size_t i = 0; i < uri.size(); ++i) {
@@ -126,10 +126,11 @@ std::string UriCharProblem(std::string_view uri) {
 }
 
 Status CheckMailto(std::string_view uri, std::string_view rest) {
-  // RFC 6068: mailto:to[?hfields]. One address: a ',' between addresses must be encoded here,
-  // and an encoded one is just part of an odd local part.
+  // RFC 6068: mailto:to[?hfields]. One address is expected: several would need a %2C between
+  // them, which RFC 8460 does not foresee (it lists URIs, not addresses). A literal '@' can
+  // only separate local part and domain; inside a local part it would be %40.
   const std::string_view to = rest.substr(0, rest.find('?'));
-  const size_t at = to.rfind('@');
+  const size_t at = to.find('@');
   if (at == std::string_view::npos) return UriError(uri, "has no '@' in its address");
   if (at == 0) return UriError(uri, "has an empty local part");
   const std::string_view host = to.substr(at + 1);
@@ -158,7 +159,8 @@ Status CheckHttps(std::string_view uri, std::string_view rest) {
   if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
     host = authority.substr(0, colon);
     const std::string_view port = authority.substr(colon + 1);
-    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit)) {
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit) ||
+        std::stoi(std::string(port)) > 65535) {
       return UriError(uri, "has a bad port " + Quote(port));
     }
   }
@@ -174,11 +176,11 @@ Status CheckHttps(std::string_view uri, std::string_view rest) {
 // sits at the ends of the pieces.
 Status ParseCandidate(std::string_view record, TlsRptRecord* out) {
   const std::vector<std::string_view> pieces = Split(record.substr(kVersion.size()), ';');
-  if (pieces.size() == 1) {
-    return Error(Quote(record) + " has nothing after v=TLSRPTv1; rua is required");
-  }
   if (!TrimWsp(pieces[0]).empty()) {
     return Error("expected ';' after v=TLSRPTv1 in " + Quote(record));
+  }
+  if (pieces.size() == 1) {
+    return Error(Quote(record) + " has nothing after v=TLSRPTv1; rua is required");
   }
   bool have_rua = false;
   std::string wrong_case_rua;

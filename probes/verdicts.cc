@@ -83,10 +83,12 @@ bool PolicyCoversMx(const std::vector<std::string>& mx_patterns, const std::stri
 
 void ComputeVerdicts(DomainReport& report) {
   const MtaStsReport& sts = report.mta_sts;
-  const bool policy_applies = sts.policy_valid && sts.mode != "none";
+  // Senders use a policy only when both the TXT record and the policy itself are valid.
+  const bool have_policy = sts.txt_valid && sts.policy_valid;
+  const bool policy_applies = have_policy && sts.mode != "none";
   for (auto& host : report.mx_hosts) {
     host.sts_covered.reset();
-    if (sts.policy_valid) host.sts_covered = PolicyCoversMx(sts.mx_patterns, host.host);
+    if (have_policy) host.sts_covered = PolicyCoversMx(sts.mx_patterns, host.host);
     std::set<std::string> leaves;
     for (const auto& e : report.endpoints) {
       if (e.mx == host.host && e.cert) leaves.insert(e.cert->leaf().fingerprint_sha256);
@@ -97,7 +99,7 @@ void ComputeVerdicts(DomainReport& report) {
   for (auto& e : report.endpoints) {
     e.opportunistic = Opportunistic(e);
     e.sts_compliance = SenderVerdict();
-    if (sts.policy_valid) {
+    if (have_policy) {
       e.sts_compliance = MtaStsEnforcing(e, PolicyCoversMx(sts.mx_patterns, e.mx));
     }
     // An MTA-STS sender enforces only mode "enforce"; in "testing" it delivers anyway and

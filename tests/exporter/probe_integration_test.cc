@@ -18,6 +18,7 @@
 #include "tests/support/dns_fixture_server.h"
 #include "tests/support/exporter_process.h"
 #include "tests/support/metrics_text.h"
+#include "tests/support/mail_world.h"
 #include "tests/support/smtp_fixture_server.h"
 
 namespace mxtls::testing {
@@ -26,98 +27,6 @@ namespace {
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::system_clock;
-using Labels = std::map<std::string, std::string>;
-
-// One small mail world per test: DNS, SMTP servers sharing one port on several loopback
-// addresses (the module's smtp.port), and an exporter pointed at both.
-class MailWorld {
- public:
-  MailWorld() {
-    char tmpl[] = "/tmp/mxtls-world-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    ca_path_ = dir_ + "/root.pem";
-    std::ofstream(ca_path_) << pki.RootPem();
-  }
-  ~MailWorld() {
-    exporter_.reset();
-    servers_.clear();
-    std::system(("rm -rf '" + dir_ + "'").c_str());
-  }
-
-  // A leaf for `names` issued by the PKI's intermediate.
-  TestCert Leaf(const std::vector<std::string>& names,
-                system_clock::time_point not_after = system_clock::now() + hours(24 * 90)) {
-    return pki.Leaf(names, not_after);
-  }
-  // Options for a healthy server presenting leaf + intermediate.
-  SmtpFixtureOptions Healthy(const TestCert& leaf) {
-    SmtpFixtureOptions o;
-    o.certs = {CertEntry::FromCerts({}, leaf, {&pki.intermediate()})};
-    return o;
-  }
-
-  SmtpFixtureServer& Serve(const std::string& address, SmtpFixtureOptions options) {
-    servers_.push_back(std::make_unique<SmtpFixtureServer>(options, address, smtp_port_));
-    if (smtp_port_ == 0) smtp_port_ = servers_.back()->port();
-    return *servers_.back();
-  }
-
-  // `module_extra` is YAML under the default module; `tls_extra` under its tls: key.
-  void Start(const std::string& module_extra = "", const std::string& tls_extra = "") {
-    std::string yaml = "dns:\n  resolvers: [\"127.0.0.1:" + std::to_string(dns.port()) +
-                       "\"]\n  timeout: 500ms\n  attempts: 2\n"
-                       "modules:\n  default:\n    smtp:\n      port: " +
-                       std::to_string(smtp_port_) +
-                       "\n      ehlo_name: prober.test\n"
-                       "    tls:\n      ca_file: " + ca_path_ + "\n" + tls_extra + module_extra +
-                       "allow_unlisted_targets: true\n";
-    exporter_ = std::make_unique<ExporterProcess>(yaml);
-  }
-
-  ParsedMetrics Probe(const std::string& domain, const std::string& scrape_timeout = "10",
-                      std::string* debug = nullptr) {
-    auto client = exporter_->NewClient();
-    client->set_read_timeout(30, 0);
-    httplib::Headers headers{{"X-Prometheus-Scrape-Timeout-Seconds", scrape_timeout}};
-    auto res = client->Get(("/probe?target=" + domain).c_str(), headers);
-    INFO("exporter log:\n" << exporter_->Logs());
-    REQUIRE(res);
-    REQUIRE(res->status == 200);
-    if (debug != nullptr) {
-      auto d = client->Get(("/probe?debug=true&target=" + domain).c_str(), headers);
-      REQUIRE(d);
-      *debug = d->body;
-    }
-    return ParsedMetrics(res->body);
-  }
-
-  TestPki pki;
-  DnsFixtureServer dns;
-
- private:
-  std::string dir_;
-  std::string ca_path_;
-  uint16_t smtp_port_ = 0;
-  std::vector<std::unique_ptr<SmtpFixtureServer>> servers_;
-  std::unique_ptr<ExporterProcess> exporter_;
-};
-
-Labels Ep4(const std::string& mx, const std::string& address) {
-  return {{"mx", mx}, {"address", address}, {"family", "ipv4"}};
-}
-Labels Ep6(const std::string& mx, const std::string& address) {
-  return {{"mx", mx}, {"address", address}, {"family", "ipv6"}};
-}
-Labels With(Labels l, const std::string& k, const std::string& v) {
-  l[k] = v;
-  return l;
-}
-
-std::string FingerprintOf(const ParsedMetrics& m, const Labels& ep) {
-  auto found = m.Find("mxtls_cert_info", ep);
-  REQUIRE(found.size() == 1);
-  return found[0].labels.at("fingerprint_sha256");
-}
 
 TEST_CASE("healthy domain with two MX hosts on IPv4 and IPv6", "[integration]") {
   MailWorld w;
@@ -617,6 +526,38 @@ TEST_CASE("certificate consistency across the addresses of an MX", "[integration
   CHECK(same.Value("mxtls_mx_cert_consistent", {{"mx", "mx1.same.test"}}) == 1);
   CHECK(diff.Value("mxtls_mx_cert_consistent", {{"mx", "mx1.diff.test"}}) == 0);
   CHECK(diff.Value("mxtls_domain_mx_names_covered") == 1);
+}
+
+}  // namespace
+}  // namespace mxtls::testing
+
+namespace mxtls::testing {
+namespace {
+
+TEST_CASE("refused connections and a 421 greeting have their own reasons", "[integration]") {
+  MailWorld w;
+  SmtpFixtureOptions busy;
+  busy.greeting_raw = "421 4.3.2 Too many connections, try again later\r\n";
+  w.Serve("127.0.0.44", busy);
+  // 127.0.0.45 has no server on the SMTP port: the connection is refused.
+  w.dns.AddMx("closed.test", 10, "mx1.closed.test");
+  w.dns.AddMx("closed.test", 20, "mx2.closed.test");
+  w.dns.AddA("mx1.closed.test", "127.0.0.44");
+  w.dns.AddA("mx2.closed.test", "127.0.0.45");
+  w.Start();
+  ParsedMetrics m = w.Probe("closed.test");
+  INFO(m.text());
+  auto busy_ep = Ep4("mx1.closed.test", "127.0.0.44");
+  auto closed_ep = Ep4("mx2.closed.test", "127.0.0.45");
+  CHECK(m.Value("mxtls_endpoint_failure_info",
+                With(With(busy_ep, "stage", "greeting"), "reason", "greeting_421")) == 1);
+  CHECK(m.Value("mxtls_endpoint_failure_info",
+                With(With(closed_ep, "stage", "connect"), "reason", "refused")) == 1);
+  CHECK(m.Value("mxtls_endpoint_up", closed_ep) == 0);
+  CHECK(m.Value("mxtls_sender_delivers", With(closed_ep, "sender", "opportunistic")) == 0);
+  CHECK(m.Value("mxtls_sender_verdict_info",
+                With(With(closed_ep, "sender", "opportunistic"), "reason", "refused")) == 1);
+  CHECK(m.Value("probe_success") == 0);
 }
 
 }  // namespace

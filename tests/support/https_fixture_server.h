@@ -49,6 +49,8 @@ struct HttpsResponse {
   std::string raw;
   // Read the request, then send nothing and wait until the client leaves.
   bool never_answer = false;
+  // Read the request, then close without a byte of response (after close_notify if set).
+  bool close_after_request = false;
   // Send a TLS close_notify before closing; false: just the TCP FIN (a truncated stream).
   bool close_notify = true;
 
