@@ -27,6 +27,13 @@ pager|alertname=MxTlsCertificateExpiring severity=critical fingerprint_sha256=ab
 oncall|alertname=MxTlsCertificateExpiring severity=warning fingerprint_sha256=ab instance=a.example
 mailbox|alertname=MxTlsCertificateExpiring severity=info fingerprint_sha256=ab instance=a.example
 pager|alertname=MxTlsCertificateExpired severity=critical fingerprint_sha256=ab
+pager|alertname=MxTlsMtaStsHostCertificateExpiring severity=critical fingerprint_sha256=cd instance=a.example
+mailbox|alertname=MxTlsMtaStsHostCertificateExpiring severity=info fingerprint_sha256=cd instance=a.example
+# Policy-aware validity alerts: the severity the domain's MTA-STS mode gave them.
+pager|alertname=MxTlsCertificateNameMismatch severity=critical mta_sts_mode=enforce instance=a.example mx=mx.a.example
+oncall|alertname=MxTlsCertificateNameMismatch severity=warning mta_sts_mode=testing instance=a.example mx=mx.a.example
+mailbox|alertname=MxTlsCertificateNameMismatch severity=info mta_sts_mode=none instance=a.example mx=mx.a.example
+oncall|alertname=MxTlsMtaStsPolicyUnusable severity=warning instance=a.example reason=sts-webpki-invalid
 # Everything else by severity.
 pager|alertname=MxTlsExporterDown severity=critical
 oncall|alertname=MxTlsChainIncomplete severity=warning instance=a.example mx=mx.a.example

@@ -454,9 +454,11 @@ TEST_CASE("FetchHttps rejects response headers over the limits", "[https]") {
   HttpsResponse response = HttpsResponse::Ok(kPolicy);
   SECTION("one huge header") {
     response.headers.emplace_back("X-Padding", std::string(20000, 'p'));
+    CHECK(response.headers.back().second.size() > kMaxHttpHeadBytes);
   }
   SECTION("too many headers") {
     for (int i = 0; i < 150; ++i) response.headers.emplace_back("X-H" + std::to_string(i), "v");
+    CHECK(response.headers.size() > kMaxHttpHeaders);
   }
   HttpsFixtureServer server(Serving(response));
   Harness h;
