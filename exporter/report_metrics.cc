@@ -5,12 +5,42 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 
 namespace mxtls {
 namespace {
 
 using Labels = std::map<std::string, std::string>;
+
+// Label values come from the network (MX names from DNS, certificate fields). Prometheus
+// rejects a whole scrape that contains invalid UTF-8, so a hostile DNS answer or certificate
+// must not be able to smuggle one in: control characters and bytes that are not part of a
+// valid UTF-8 sequence become "\xNN".
+std::string SafeLabelValue(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  size_t i = 0;
+  while (i < v.size()) {
+    unsigned char c = static_cast<unsigned char>(v[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = len > 0 && i + len <= v.size();
+    for (size_t k = 1; valid && k < len; ++k) {
+      valid = (static_cast<unsigned char>(v[i + k]) & 0xC0) == 0x80;
+    }
+    if (valid && len == 1 && (c < 0x20 || c == 0x7F)) valid = false;
+    if (!valid) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+      ++i;
+      continue;
+    }
+    out.append(v, i, len);
+    i += len;
+  }
+  return out;
+}
 
 // A thin layer over a per-request registry: families are created on first use, so a check
 // that did not run leaves its metric absent instead of exporting a misleading zero.
@@ -22,7 +52,9 @@ class Writer {
       auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(registry_);
       it = families_.emplace(name, &family).first;
     }
-    it->second->Add(labels).Set(value);
+    Labels safe;
+    for (const auto& [k, v] : labels) safe.emplace(k, SafeLabelValue(v));
+    it->second->Add(safe).Set(value);
   }
   std::string Serialize() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
 
