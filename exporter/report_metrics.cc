@@ -312,6 +312,11 @@ std::string RenderReportMetrics(const DomainReport& report) {
           {{"mx", host.host}, {"family", "ipv4"}}, static_cast<double>(host.ipv4.size()));
     w.Set("mxtls_mx_addresses", "Addresses of the MX host probed, by family.",
           {{"mx", host.host}, {"family", "ipv6"}}, static_cast<double>(host.ipv6.size()));
+    if (host.addresses_skipped > 0) {
+      w.Set("mxtls_mx_addresses_skipped",
+            "Addresses of the MX host not probed because of max_addresses_per_mx.",
+            {{"mx", host.host}}, host.addresses_skipped);
+    }
     if (host.cert_consistent) {
       w.Set("mxtls_mx_cert_consistent",
             "1 when every address of the MX host presents the same leaf certificate.",

@@ -376,6 +376,11 @@ asio::awaitable<DomainReport> ProbeDomain(std::shared_ptr<DomainJob> job) {
     }
     r.failure_reason = lookup_error ? "dns_address_lookup" : "no_addresses";
     r.failure_message = "no MX host has an address to probe";
+    if (r.implicit_mx && mx.status.reason() == "nxdomain") {
+      // The domain does not exist at all: say so rather than blame its addresses.
+      r.failure_reason = "dns_nxdomain";
+      r.failure_message = "the domain does not exist (NXDOMAIN)";
+    }
   } else if (!all_verdicts) {
     r.failure_reason = "endpoint_failed";
     r.failure_message = "not every endpoint reached a verdict";

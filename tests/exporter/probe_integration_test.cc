@@ -380,6 +380,11 @@ TEST_CASE("null MX, implicit MX, CNAME MX and SERVFAIL", "[integration]") {
         1);
   CHECK(cname.Value("mxtls_cert_san_match", Ep4("mx.cname.test", "127.0.0.18")) == 1);
 
+  ParsedMetrics missing = w.Probe("nonexistent.test");
+  INFO(missing.text());
+  CHECK(missing.Value("probe_success") == 0);
+  CHECK(missing.Value("mxtls_probe_failure_info", {{"reason", "dns_nxdomain"}}) == 1);
+
   ParsedMetrics servfail = w.Probe("servfail.test");
   INFO(servfail.text());
   CHECK(servfail.Value("probe_success") == 0);
@@ -558,6 +563,28 @@ TEST_CASE("refused connections and a 421 greeting have their own reasons", "[int
   CHECK(m.Value("mxtls_sender_verdict_info",
                 With(With(closed_ep, "sender", "opportunistic"), "reason", "refused")) == 1);
   CHECK(m.Value("probe_success") == 0);
+}
+
+}  // namespace
+}  // namespace mxtls::testing
+
+namespace mxtls::testing {
+namespace {
+
+TEST_CASE("addresses per MX host are capped", "[integration]") {
+  MailWorld w;
+  for (const char* a : {"127.0.0.46", "127.0.0.47", "127.0.0.48"}) {
+    w.Serve(a, w.Healthy(w.Leaf({"mx1.many.test"})));
+    w.dns.AddA("mx1.many.test", a);
+  }
+  w.dns.AddMx("many.test", 10, "mx1.many.test");
+  w.Start("    max_addresses_per_mx: 2\n");
+  ParsedMetrics m = w.Probe("many.test");
+  INFO(m.text());
+  CHECK(m.Value("mxtls_mx_addresses", {{"mx", "mx1.many.test"}, {"family", "ipv4"}}) == 2);
+  CHECK(m.Value("mxtls_mx_addresses_skipped", {{"mx", "mx1.many.test"}}) == 1);
+  CHECK(m.Value("mxtls_endpoints") == 2);
+  CHECK(m.Value("probe_success") == 1);
 }
 
 }  // namespace
