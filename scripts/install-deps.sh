@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(g++ cmake make pkg-config git prometheus-cpp-dev libssl-dev libc-ares-dev
             libcpp-httplib-dev libyaml-cpp-dev libasio-dev catch2 ca-certificates)
-test_pkgs=(curl iproute2 openssl python3 prometheus prometheus-alertmanager)
+test_pkgs=(curl iproute2 openssl python3 prometheus prometheus-alertmanager postfix nginx-light nsd)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

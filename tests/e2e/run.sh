@@ -1,0 +1,772 @@
+#!/usr/bin/env bash
+# End-to-end test of mxtls_exporter against real servers from Debian packages:
+# nsd (authoritative DNS), several Postfix instances (the MX hosts), nginx (the MTA-STS
+# policy host), a private PKI made with the openssl CLI, and the exporter binary itself.
+#
+#   bash tests/e2e/run.sh [path/to/mxtls_exporter]      (default: build/mxtls_exporter)
+#
+# Needs root (Postfix), and the packages postfix nginx-light nsd openssl curl iproute2
+# (promtool from the prometheus package is used when present). Everything listens on
+# loopback only (127.0.0.0/8 and ::1), on free high ports, in a temporary directory; every
+# server is stopped and the directory removed on exit. E2E_KEEP_TMP=1 keeps the directory
+# (servers are still stopped); E2E_IPV4_ONLY=1 leaves ::1 out (automatic when lo has no ::1).
+# Exits non-zero at the first failed assertion; the last line on success is
+# "e2e: N passed, 0 failed".
+#
+# Topology (zone e2e.test, served by nsd):
+#   e2e.test      MX 10 mx1 (127.0.0.11 + ::1: good full chain, RSA 2048)
+#                 MX 20 mx2 (127.0.0.12: expired leaf)
+#                 MX 30 mx3 (127.0.0.13: Postfix without STARTTLS, not in the MTA-STS policy)
+#                 _mta-sts TXT id=e2e1, mta-sts A 127.0.0.20 (nginx), _smtp._tls TXT
+#   bad.e2e.test  MX 10 mx4 (127.0.0.14: valid chain for mail.e2e.test = name mismatch)
+#                 MX 20 mx5 (127.0.0.15: leaf without its intermediate)
+#                 (mx4 and mx5 are one Postfix instance with per-address -o overrides)
+set -euo pipefail
+
+started=$(date +%s.%N)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+since() { awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+log() { printf 'e2e: [%5ss] %s\n' "$(since)" "$*" >&2; }
+die() { printf 'e2e: FAIL: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------
+# Preconditions
+# ---------------------------------------------------------------------------------------
+bin=${1:-build/mxtls_exporter}
+if [[ ! -x $bin && $bin != /* && -x $repo/$bin ]]; then bin=$repo/$bin; fi
+[[ -x $bin ]] || die "exporter binary not found or not executable: $bin (pass its path as \$1)"
+bin=$(readlink -f "$bin")
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (Postfix instances need it)"
+missing=()
+for c in postfix postconf nginx nsd openssl curl ss script awk; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+done
+((${#missing[@]} == 0)) ||
+  die "missing commands: ${missing[*]} (apt-get install postfix nginx-light nsd openssl curl iproute2; or bash scripts/install-deps.sh --test)"
+id postfix >/dev/null 2>&1 || die "user 'postfix' missing (is the postfix package installed?)"
+getent group postdrop >/dev/null 2>&1 || die "group 'postdrop' missing (is the postfix package installed?)"
+have_promtool=0
+command -v promtool >/dev/null 2>&1 && have_promtool=1
+
+have_v6=0
+if [[ -r /proc/sys/net/ipv6/conf/lo/disable_ipv6 && $(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6) == 0 ]] &&
+  ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128'; then
+  have_v6=1
+fi
+[[ ${E2E_IPV4_ONLY:-0} == 1 ]] && have_v6=0
+
+# ---------------------------------------------------------------------------------------
+# Temp dir and cleanup
+# ---------------------------------------------------------------------------------------
+T=$(mktemp -d /tmp/mxtls-e2e.XXXXXX)
+chmod 755 "$T" # Postfix daemons (user postfix) and nginx workers (nobody) traverse it
+
+pf_dirs=()
+pf_start_pids=()
+bg_pids=()
+cleanup() {
+  local rc=$? d pid i
+  trap - EXIT INT TERM
+  set +e
+  [[ -n ${E2E_TRACE_CLEANUP:-} ]] && set -x
+  for pid in "${bg_pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
+  done
+  # A "postfix start" still running would leave a master behind: let it finish first
+  # (master -w gives up on its own when the master cannot start).
+  for pid in "${pf_start_pids[@]}"; do
+    wait "${pid%%:*}" 2>/dev/null
+  done
+  # What "postfix stop" does, without its 1 s sleeps and for all instances at once: TERM
+  # to each master (it stops its children), then KILL to the process group of any master
+  # still alive after 5 s.
+  local masters=()
+  for d in "${pf_dirs[@]}"; do
+    pid=$(tr -dc '0-9' <"$d/spool/pid/master.pid" 2>/dev/null)
+    [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null && masters+=("$pid")
+  done
+  for pid in "${masters[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null # master is a group leader
+  done
+  for pid in "${bg_pids[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  if [[ ${E2E_KEEP_TMP:-0} == 1 ]]; then
+    log "kept $T"
+  else
+    rm -rf "$T"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Bounded polling: wait_for SECONDS DESCRIPTION COMMAND...
+wait_for() {
+  local secs=$1 what=$2 deadline
+  shift 2
+  deadline=$(($(date +%s%N) + secs * 1000000000))
+  until "$@"; do
+    (($(date +%s%N) < deadline)) || { log "timed out after ${secs}s waiting for $what"; return 1; }
+    sleep 0.05
+  done
+}
+
+# free_port VAR: a random port below the ephemeral range that no TCP or UDP socket uses.
+read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_low=32768
+port_lo=20000
+((eph_low > port_lo + 2000)) || port_lo=10000
+((eph_low > port_lo + 2000)) || eph_low=60000 # odd range: fall back to 10000-59999
+taken_ports=" "
+smtp_port="" dns_port="" https_port=""
+free_port() {
+  local p used
+  used=" $(ss -Htuan 2>/dev/null | awk '{ n = split($5, a, ":"); printf "%s ", a[n] }') "
+  for _ in $(seq 200); do
+    p=$((port_lo + RANDOM % (eph_low - port_lo)))
+    [[ $used == *" $p "* || $taken_ports == *" $p "* ]] && continue
+    taken_ports+="$p "
+    printf -v "$1" '%s' "$p"
+    return 0
+  done
+  die "no free port found"
+}
+free_port smtp_port
+free_port dns_port
+free_port https_port
+
+# ---------------------------------------------------------------------------------------
+# PKI: root -> intermediate -> leaves (openssl req/ca)
+# ---------------------------------------------------------------------------------------
+pki=$T/pki
+mkdir -p "$pki/newcerts"
+: >"$pki/index.txt"
+echo 1000 >"$pki/serial"
+cat >"$pki/ca.cnf" <<EOF
+[ ca ]
+default_ca = ca_default
+[ ca_default ]
+dir = $pki
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ policy_any ]
+commonName = supplied
+organizationName = optional
+[ req ]
+distinguished_name = req_dn
+prompt = no
+[ req_dn ]
+CN = unused
+[ root_ext ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ inter_ext ]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[ leaf_ext ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = \$ENV::E2E_SAN
+EOF
+export E2E_SAN=DNS:unused
+
+ossl() { # openssl with its output kept for the failure message
+  local out
+  out=$(openssl "$@" 2>&1) || die "openssl $1 failed: $out"
+}
+newkey() { # newkey FILE rsa|ec
+  if [[ $2 == rsa ]]; then
+    ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"
+  else
+    ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
+  fi
+}
+# ca_sign NAME ISSUER EXTENSIONS SUBJECT VALIDITY-ARGS...
+ca_sign() {
+  local name=$1 issuer=$2 ext=$3 subj=$4
+  shift 4
+  ossl req -new -config "$pki/ca.cnf" -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr"
+  ossl ca -batch -notext -config "$pki/ca.cnf" -extensions "$ext" \
+    -cert "$pki/$issuer.pem" -keyfile "$pki/$issuer.key" -in "$pki/$name.csr" -out "$pki/$name.pem" "$@"
+}
+newkey "$pki/root.key" ec
+ossl req -x509 -new -config "$pki/ca.cnf" -extensions root_ext -key "$pki/root.key" \
+  -subj "/O=mxtls e2e/CN=mxtls e2e root" -days 3650 -out "$pki/root.pem"
+newkey "$pki/inter.key" ec
+ca_sign inter root inter_ext "/O=mxtls e2e/CN=mxtls e2e intermediate" -days 1825
+leaf() { # leaf NAME KEYTYPE DNSNAME VALIDITY-ARGS...
+  local name=$1 kt=$2 dns=$3
+  shift 3
+  newkey "$pki/$name.key" "$kt"
+  E2E_SAN="DNS:$dns" ca_sign "$name" inter leaf_ext "/CN=$dns" "$@"
+  cat "$pki/$name.pem" "$pki/inter.pem" >"$pki/$name.chain.pem"
+}
+leaf mx1 rsa mx1.e2e.test -days 90
+leaf mx2 ec mx2.e2e.test -startdate 20200101000000Z -enddate 20200401000000Z
+leaf mail ec mail.e2e.test -days 90
+leaf mx5 ec mx5.e2e.test -days 90
+leaf mta-sts ec mta-sts.e2e.test -days 90
+chmod 644 "$pki"/*.pem
+openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/inter.pem" "$pki/mx1.pem" >/dev/null 2>&1 ||
+  die "PKI self-check: mx1 leaf does not verify"
+log "PKI ready (root, intermediate, 5 leaves; mx2 expired 2020-04-01)"
+
+# ---------------------------------------------------------------------------------------
+# DNS: nsd, authoritative for e2e.test on 127.0.0.1 (and ::1)
+# ---------------------------------------------------------------------------------------
+ns=$T/nsd
+mkdir -p "$ns"
+aaaa_mx1=""
+((have_v6)) && aaaa_mx1="mx1          AAAA ::1"
+cat >"$ns/e2e.test.zone" <<EOF
+\$ORIGIN e2e.test.
+\$TTL 300
+@            SOA   ns.e2e.test. hostmaster.e2e.test. 1 3600 600 86400 300
+@            NS    ns
+ns           A     127.0.0.1
+@            MX 10 mx1
+@            MX 20 mx2.e2e.test.
+@            MX 30 mx3
+mx1          A     127.0.0.11
+$aaaa_mx1
+mx2          A     127.0.0.12
+mx3          A     127.0.0.13
+mx4          A     127.0.0.14
+mx5          A     127.0.0.15
+mta-sts      A     127.0.0.20
+_mta-sts     TXT   "v=STSv1; id=e2e1"
+_smtp._tls   TXT   "v=TLSRPTv1; rua=mailto:tlsrpt@e2e.test"
+bad          MX 10 mx4
+bad          MX 20 mx5
+EOF
+{
+  echo "server:"
+  echo "  ip-address: 127.0.0.1@$dns_port"
+  ((have_v6)) && echo "  ip-address: ::1@$dns_port"
+  ((have_v6)) || echo "  do-ip6: no"
+  cat <<EOF
+  port: $dns_port
+  username: ""
+  chroot: ""
+  zonesdir: "$ns"
+  pidfile: "$ns/nsd.pid"
+  database: ""
+  xfrdfile: "$ns/xfrd.state"
+  zonelistfile: "$ns/zone.list"
+  logfile: "$ns/nsd.log"
+  server-count: 1
+  verbosity: 1
+  hide-version: yes
+remote-control:
+  control-enable: no
+zone:
+  name: e2e.test
+  zonefile: e2e.test.zone
+EOF
+} >"$ns/nsd.conf"
+nsd-checkconf "$ns/nsd.conf" >/dev/null 2>&1 || die "nsd.conf invalid: $(nsd-checkconf "$ns/nsd.conf" 2>&1)"
+nsd -d -c "$ns/nsd.conf" >"$ns/stdout.log" 2>&1 &
+bg_pids+=($!)
+nsd_pid=$!
+
+# NOERROR + AA for "e2e.test SOA" over UDP: the zone is loaded and served.
+dns_ready() {
+  kill -0 "$nsd_pid" 2>/dev/null || die "nsd exited: $(cat "$ns/nsd.log" "$ns/stdout.log" 2>/dev/null)"
+  local hdr
+  hdr=$(
+    exec 2>/dev/null
+    exec 3<>"/dev/udp/127.0.0.1/$dns_port" || exit 1
+    printf '\x4d\x58\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03e2e\x04test\x00\x00\x06\x00\x01' >&3
+    timeout 0.5 head -c 4 <&3 | od -An -tx1 | tr -d ' \n'
+  ) || return 1
+  [[ $hdr == 4d58* ]] && (((0x${hdr:4:2} & 0x84) == 0x84 && (0x${hdr:6:2} & 0x0f) == 0))
+}
+wait_for 10 nsd dns_ready || die "nsd did not answer for e2e.test on 127.0.0.1:$dns_port: $(cat "$ns/nsd.log" 2>/dev/null)"
+log "nsd serving e2e.test on 127.0.0.1:$dns_port$( ((have_v6)) && echo " and [::1]:$dns_port")"
+
+# ---------------------------------------------------------------------------------------
+# Postfix instances: start_postfix NAME MYHOSTNAME TLS-LEVEL CHAIN-FILES LISTENER...
+#   LISTENER = "ADDR" or "ADDR|-o x=y -o ..." (per-address overrides in master.cf)
+# ---------------------------------------------------------------------------------------
+start_postfix() {
+  local name=$1 host=$2 level=$3 chain=$4
+  shift 4
+  local d=$T/postfix-$name l addr opts
+  mkdir -p "$d/etc" "$d/spool" "$d/data"
+  chown postfix "$d/data"
+  cat >"$d/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $d/spool
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $host
+mydomain = e2e.test
+mydestination =
+# The listeners are explicit addresses in master.cf: inet_interfaces must name addresses
+# configured on an interface, and 127.0.0.x (x > 1) are not (they only route to lo).
+inet_interfaces = loopback-only
+inet_protocols = $( ((have_v6)) && echo all || echo ipv4)
+smtpd_banner = \$myhostname ESMTP Postfix (mxtls e2e $name)
+maillog_file_prefixes = $d
+maillog_file = $d/maillog
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+smtpd_tls_security_level = $level
+smtpd_tls_loglevel = 1
+EOF
+  [[ -n $chain ]] && echo "smtpd_tls_chain_files = $chain" >>"$d/etc/main.cf"
+  {
+    for l in "$@"; do
+      addr=${l%%|*}
+      opts=""
+      [[ $l == *"|"* ]] && opts=${l#*|}
+      echo "$addr:$smtp_port inet n - n - - smtpd $opts"
+    done
+    cat <<'EOF'
+proxymap  unix -       -       n       -       -       proxymap
+rewrite   unix -       -       n       -       -       trivial-rewrite
+cleanup   unix n       -       n       -       0       cleanup
+anvil     unix -       -       n       -       1       anvil
+tlsmgr    unix -       -       n       1000?   1       tlsmgr
+postlog   unix-dgram n -       n       -       1       postlogd
+EOF
+  } >"$d/etc/master.cf"
+  pf_dirs+=("$d")
+  # Postfix prints its diagnostics only to a terminal: give it one with script(1).
+  # "postfix start" of a fresh instance takes 1-3 s (post-install create-missing runs
+  # postconf a dozen times), so the instances start in parallel; see wait_postfix_started.
+  script -qec "postfix -c $d/etc start" /dev/null >"$d/start.log" 2>&1 </dev/null &
+  pf_start_pids+=("$!:$name:$d")
+}
+wait_postfix_started() {
+  local e pid name d
+  for e in "${pf_start_pids[@]}"; do
+    IFS=: read -r pid name d <<<"$e"
+    wait "$pid" || die "postfix $name did not start: $(cat "$d/start.log" "$d/maillog" 2>/dev/null)"
+  done
+}
+
+# greeting ADDR: the first line of the SMTP greeting ("" if none).
+greeting() {
+  (
+    exec 3<>"/dev/tcp/$1/$smtp_port" || exit 1
+    IFS= read -r -t 2 line <&3 && printf '%s' "${line%$'\r'}"
+    printf 'QUIT\r\n' >&3
+  ) 2>/dev/null
+}
+smtp_ready() { [[ $(greeting "$1") == "220 "* ]]; }
+
+mx1_listeners=(127.0.0.11)
+((have_v6)) && mx1_listeners+=("[::1]")
+start_postfix mx1 mx1.e2e.test may "$pki/mx1.key, $pki/mx1.chain.pem" "${mx1_listeners[@]}"
+start_postfix mx2 mx2.e2e.test may "$pki/mx2.key, $pki/mx2.chain.pem" 127.0.0.12
+start_postfix mx3 mx3.e2e.test none "" 127.0.0.13
+start_postfix bad mx4.e2e.test may "$pki/mail.key, $pki/mail.chain.pem" \
+  127.0.0.14 \
+  "127.0.0.15|-o myhostname=mx5.e2e.test -o smtpd_tls_chain_files=$pki/mx5.key,$pki/mx5.pem"
+wait_postfix_started
+for a in 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 $( ((have_v6)) && echo ::1); do
+  wait_for 15 "smtp $a" smtp_ready "$a" || die "no SMTP greeting from $a:$smtp_port"
+done
+mx1_greeting=$(greeting 127.0.0.11)
+log "postfix: 4 instances on port $smtp_port (mx1 says: $mx1_greeting)"
+
+# ---------------------------------------------------------------------------------------
+# nginx: https://mta-sts.e2e.test:<port>/.well-known/mta-sts.txt on 127.0.0.20
+# ---------------------------------------------------------------------------------------
+ng=$T/nginx
+mkdir -p "$ng/www/.well-known" "$ng/tmp"
+printf 'version: STSv1\nmode: enforce\nmx: mx1.e2e.test\nmx: mx2.e2e.test\nmax_age: 86400\n' \
+  >"$ng/www/.well-known/mta-sts.txt"
+chmod -R a+rX "$ng/www"
+cat >"$ng/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $ng/nginx.pid;
+error_log $ng/error.log info;
+events { worker_connections 64; }
+http {
+  access_log $ng/access.log;
+  client_body_temp_path $ng/tmp/body;
+  proxy_temp_path $ng/tmp/proxy;
+  fastcgi_temp_path $ng/tmp/fastcgi;
+  uwsgi_temp_path $ng/tmp/uwsgi;
+  scgi_temp_path $ng/tmp/scgi;
+  types { }
+  default_type text/plain;
+  server {
+    listen 127.0.0.20:$https_port ssl;
+    server_name mta-sts.e2e.test;
+    # nginx 1.22 enables only TLSv1-TLSv1.2 unless told (TLSv1.3 became a default in 1.23.4);
+    # Debian's stock nginx.conf names TLSv1.3, and so does this: the policy fetch must cope
+    # with TLS 1.3 session tickets arriving after the handshake.
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate $pki/mta-sts.chain.pem;
+    ssl_certificate_key $pki/mta-sts.key;
+    root $ng/www;
+    location = /.well-known/mta-sts.txt { }
+    location / { return 404; }
+  }
+}
+EOF
+nginx -t -q -p "$ng" -c "$ng/nginx.conf" -e "$ng/error.log" 2>"$ng/t.log" || die "nginx config invalid: $(cat "$ng/t.log")"
+nginx -p "$ng" -c "$ng/nginx.conf" -e "$ng/error.log" >"$ng/stdout.log" 2>&1 &
+bg_pids+=($!)
+nginx_pid=$!
+policy_url=https://mta-sts.e2e.test:$https_port/.well-known/mta-sts.txt
+policy_ready() {
+  kill -0 "$nginx_pid" 2>/dev/null || die "nginx exited: $(cat "$ng/error.log" "$ng/stdout.log" 2>/dev/null)"
+  curl -sf --max-time 2 --cacert "$pki/root.pem" --resolve "mta-sts.e2e.test:$https_port:127.0.0.20" \
+    "$policy_url" -o "$ng/fetched.txt" 2>/dev/null
+}
+wait_for 10 nginx policy_ready || die "nginx does not serve $policy_url on 127.0.0.20: $(cat "$ng/error.log")"
+cmp -s "$ng/fetched.txt" "$ng/www/.well-known/mta-sts.txt" || die "nginx served a different policy"
+log "nginx serving $policy_url (127.0.0.20)"
+
+# ---------------------------------------------------------------------------------------
+# The exporter
+# ---------------------------------------------------------------------------------------
+ex=$T/exporter
+mkdir -p "$ex"
+cp "$pki/root.pem" "$ex/private-root.pem"
+{
+  echo "dns:"
+  if ((have_v6)); then
+    echo "  resolvers: [\"127.0.0.1:$dns_port\", \"[::1]:$dns_port\"]"
+  else
+    echo "  resolvers: [\"127.0.0.1:$dns_port\"]"
+  fi
+  cat <<EOF
+  timeout: 2s
+  attempts: 2
+modules:
+  default:
+    smtp:
+      port: $smtp_port
+      ehlo_name: prober.e2e.test
+    timeout: 30s
+    ip_families: $( ((have_v6)) && echo "[ipv4, ipv6]" || echo "[ipv4]")
+    tls:
+      ca_file: private-root.pem
+    mta_sts:
+      port: $https_port
+targets:
+  - domain: e2e.test
+  - domain: bad.e2e.test
+EOF
+} >"$ex/config.yml"
+"$bin" --config.file="$ex/config.yml" --config.check >"$ex/check.log" 2>&1 ||
+  die "exporter rejects the config: $(cat "$ex/check.log")"
+"$bin" --config.file="$ex/config.yml" --web.listen-address=127.0.0.1:0 --log.level=debug \
+  >"$ex/stdout.log" 2>"$ex/stderr.log" &
+bg_pids+=($!)
+ex_pid=$!
+ex_port=""
+exporter_listening() {
+  kill -0 "$ex_pid" 2>/dev/null || die "exporter exited: $(cat "$ex/stderr.log")"
+  ex_port=$(sed -n 's/.*msg=listening address=127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$ex/stderr.log" | head -n1)
+  [[ -n $ex_port ]]
+}
+wait_for 10 exporter exporter_listening || die "exporter never logged 'msg=listening address=127.0.0.1:PORT': $(cat "$ex/stderr.log")"
+base=http://127.0.0.1:$ex_port
+log "exporter listening on $base"
+
+# ---------------------------------------------------------------------------------------
+# Assertion helpers
+# ---------------------------------------------------------------------------------------
+passed=0
+current="" # the exposition text under test
+current_name=""
+
+# samples NAME 'k="v",k2="v2"': every sample line of NAME whose labels include all the given
+# pairs (any order, other labels allowed), as "LABELS VALUE".
+samples() {
+  printf '%s\n' "$current" | awk -v want_name="$1" -v want="${2:-}" '
+    function pairs(s, out,    n, p) {
+      n = 0
+      while (match(s, /[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"/)) {
+        p = substr(s, RSTART, RLENGTH); out[p] = 1; n++
+        s = substr(s, RSTART + RLENGTH)
+      }
+      return n
+    }
+    BEGIN { nwant = 0; s = want
+      while (match(s, /[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"/)) {
+        w[++nwant] = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+      }
+    }
+    /^#/ || NF == 0 { next }
+    {
+      line = $0
+      b = index(line, "{")
+      if (b > 0) {
+        name = substr(line, 1, b - 1)
+        e = 0; for (i = length(line); i > b; i--) if (substr(line, i, 1) == "}") { e = i; break }
+        labels = substr(line, b + 1, e - b - 1)
+        rest = substr(line, e + 1)
+      } else {
+        sp = index(line, " "); name = substr(line, 1, sp - 1); labels = ""; rest = substr(line, sp)
+      }
+      if (name != want_name) next
+      split("", have); pairs(labels, have)
+      for (i = 1; i <= nwant; i++) if (!(w[i] in have)) next
+      sub(/^[ \t]+/, "", rest); split(rest, v, /[ \t]+/)
+      print "{" labels "} " v[1]
+    }'
+}
+
+fail() {
+  local name=$1 sel=$2 why=$3
+  {
+    printf 'e2e: FAIL [%s] %s{%s}: %s\n' "$current_name" "$name" "$sel" "$why"
+    printf 'e2e:   samples of %s:\n' "$name"
+    printf '%s\n' "$current" | grep -E "^$name(\{| )" | sed 's/^/e2e:     /' | head -n 40
+  } >&2
+  exit 1
+}
+
+# expect NAME 'matchers' OP [VALUE]; OP: == != < > <= >= ~ (within 0.01), present, absent,
+# absent_or_0
+# One sample must match (several only for present/absent); its value must satisfy OP.
+expect() {
+  local name=$1 sel=$2 op=$3 want=${4:-} got n val
+  got=$(samples "$name" "$sel")
+  n=$(printf '%s' "$got" | grep -c . || true)
+  case $op in
+  present) ((n > 0)) || fail "$name" "$sel" "expected at least one sample, found none" ;;
+  absent) ((n == 0)) || fail "$name" "$sel" "expected no sample, found $n" ;;
+  absent_or_0)
+    ((n == 0)) || { ((n == 1)) && [[ ${got##* } == 0 ]]; } ||
+      fail "$name" "$sel" "expected no sample or one sample 0, found: $got" ;;
+  *)
+    ((n == 1)) || fail "$name" "$sel" "expected exactly one sample, found $n"
+    val=${got##* }
+    awk -v a="$val" -v b="$want" -v op="$op" 'BEGIN {
+      if (a !~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/) exit 1
+      a += 0; b += 0
+      if (op == "==") exit !(a == b); if (op == "!=") exit !(a != b)
+      if (op == "<") exit !(a < b);   if (op == ">") exit !(a > b)
+      if (op == "<=") exit !(a <= b); if (op == ">=") exit !(a >= b)
+      if (op == "~") exit !((a - b) < 0.01 && (b - a) < 0.01)
+      exit 2 }' || fail "$name" "$sel" "value $val, expected $op $want"
+    ;;
+  esac
+  passed=$((passed + 1))
+}
+
+# The endpoints of mx1 (labels of one endpoint, for expect)
+mx1_eps=('mx="mx1.e2e.test",address="127.0.0.11",family="ipv4"')
+((have_v6)) && mx1_eps+=('mx="mx1.e2e.test",address="::1",family="ipv6"')
+
+scrape() { # scrape NAME URL
+  local code
+  current_name=$1
+  code=$(curl -s --max-time 40 -H 'X-Prometheus-Scrape-Timeout-Seconds: 20' \
+    -o "$ex/$1.txt" -w '%{http_code}' "$2") || die "curl $2 failed (exit $?)"
+  [[ $code == 200 ]] || die "GET $2 returned HTTP $code: $(head -c 500 "$ex/$1.txt")"
+  current=$(cat "$ex/$1.txt")
+  passed=$((passed + 1))
+}
+
+promtool_check() {
+  ((have_promtool)) || { log "promtool not installed: exposition lint skipped"; return 0; }
+  local out bad
+  out=$(promtool check metrics <"$ex/$1.txt" 2>&1) || true
+  bad=$(printf '%s\n' "$out" | grep -v '^$' | grep -v '_days_to_expiry' || true)
+  [[ -z $bad ]] || die "promtool check metrics on $1 reports: $bad"
+  passed=$((passed + 1))
+}
+
+# ---------------------------------------------------------------------------------------
+# Probe e2e.test
+# ---------------------------------------------------------------------------------------
+t0=$(date +%s%N)
+scrape e2e "$base/probe?target=e2e.test"
+probe_ms=$((($(date +%s%N) - t0) / 1000000))
+log "probe e2e.test took ${probe_ms} ms"
+
+expect probe_success '' == 1
+expect mxtls_probe_failure_info '' absent
+expect mxtls_mx_hosts '' == 3
+expect mxtls_endpoints '' == $((3 + have_v6))
+expect mxtls_mx_info 'mx="mx1.e2e.test",preference="10"' == 1
+expect mxtls_mx_info 'mx="mx2.e2e.test",preference="20"' == 1
+expect mxtls_mx_info 'mx="mx3.e2e.test",preference="30"' == 1
+expect mxtls_null_mx '' == 0
+expect mxtls_implicit_mx '' == 0
+expect mxtls_mx_addresses 'mx="mx1.e2e.test",family="ipv4"' == 1
+((have_v6)) && expect mxtls_mx_addresses 'mx="mx1.e2e.test",family="ipv6"' == 1
+
+# mx1: good full chain, on IPv4 and IPv6
+for ep in "${mx1_eps[@]}"; do
+  expect mxtls_endpoint_up "$ep" == 1
+  expect mxtls_starttls_offered "$ep" == 1
+  expect mxtls_tls_handshake_success "$ep" == 1
+  expect mxtls_tls_version_info "$ep,version=\"TLSv1.3\"" == 1
+  expect mxtls_cert_verified "$ep" == 1
+  expect mxtls_cert_verify_info "$ep,reason=\"ok\"" == 1
+  expect mxtls_cert_san_match "$ep" == 1
+  expect mxtls_cert_name_match_info "$ep,result=\"match\"" == 1
+  expect mxtls_cert_chain_complete "$ep" == 1
+  expect mxtls_cert_chain_certificates "$ep" == 2
+  expect mxtls_cert_chain_root_included "$ep" == 0
+  expect mxtls_cert_chain_order_ok "$ep" == 1
+  expect mxtls_cert_days_to_expiry "$ep" '>' 80
+  expect mxtls_cert_days_to_expiry "$ep" '<' 91
+  expect mxtls_cert_key_size "$ep" == 2048
+  expect mxtls_cert_weak_key "$ep" == 0
+  expect mxtls_cert_sha1_signature "$ep" == 0
+  expect mxtls_cert_info "$ep,key_type=\"RSA\"" present
+  expect mxtls_endpoint_failure_info "$ep" absent
+  expect mxtls_nosni_tls_handshake_success "$ep" == 1
+  expect mxtls_cert_sni_default_match "$ep" == 1
+  expect mxtls_sender_delivers "$ep,sender=\"opportunistic\"" == 1
+  expect mxtls_sender_delivers "$ep,sender=\"mta_sts\"" == 1
+  expect mxtls_sender_delivers "$ep,sender=\"no_sni_strict\"" == 1
+  expect mxtls_mta_sts_endpoint_compliant "$ep" == 1
+  expect mxtls_chain_earliest_not_after_timestamp_seconds "$ep" present
+done
+expect mxtls_mx_cert_consistent 'mx="mx1.e2e.test"' == 1
+
+# mx2: expired leaf
+mx2='mx="mx2.e2e.test",address="127.0.0.12",family="ipv4"'
+expect mxtls_endpoint_up "$mx2" == 1
+expect mxtls_starttls_offered "$mx2" == 1
+expect mxtls_tls_handshake_success "$mx2" == 1
+expect mxtls_cert_verified "$mx2" == 0
+expect mxtls_cert_verify_info "$mx2,reason=\"expired\"" == 1
+expect mxtls_cert_san_match "$mx2" == 1
+expect mxtls_cert_chain_complete "$mx2" == 1
+expect mxtls_cert_days_to_expiry "$mx2" '<' 0
+expect mxtls_cert_not_after_timestamp_seconds "$mx2" == 1585699200 # 2020-04-01T00:00:00Z
+expect mxtls_chain_earliest_not_after_timestamp_seconds "$mx2" absent
+expect mxtls_mta_sts_endpoint_compliant "$mx2" == 0
+expect mxtls_sender_delivers "$mx2,sender=\"mta_sts\"" == 0
+expect mxtls_sender_verdict_info "$mx2,sender=\"mta_sts\",reason=\"expired\"" == 1
+expect mxtls_domain_cert_days_to_expiry_min '' '<' 0
+
+# mx3: Postfix without STARTTLS
+mx3='mx="mx3.e2e.test",address="127.0.0.13",family="ipv4"'
+expect mxtls_endpoint_up "$mx3" == 1
+expect mxtls_starttls_offered "$mx3" == 0
+expect mxtls_endpoint_failure_info "$mx3,stage=\"starttls\",reason=\"no_starttls\"" == 1
+expect mxtls_tls_handshake_success "$mx3" absent
+expect mxtls_nosni_tls_handshake_success "$mx3" == 0
+expect mxtls_cert_verified "$mx3" absent
+expect mxtls_cert_info "$mx3" absent
+expect mxtls_cert_days_to_expiry "$mx3" absent
+expect mxtls_sender_delivers "$mx3,sender=\"opportunistic\"" == 1
+expect mxtls_sender_verdict_info "$mx3,sender=\"opportunistic\",reason=\"plaintext\"" == 1
+expect mxtls_sender_delivers "$mx3,sender=\"mta_sts\"" == 0
+expect mxtls_mta_sts_endpoint_compliant "$mx3" == 0
+
+# MTA-STS and TLS-RPT
+expect mxtls_mta_sts_txt_present '' == 1
+expect mxtls_mta_sts_txt_valid '' == 1
+expect mxtls_mta_sts_policy_valid '' == 1
+expect mxtls_mta_sts_policy_info 'mode="enforce",id="e2e1"' == 1
+expect mxtls_mta_sts_policy_mode 'mode="enforce"' == 1
+expect mxtls_mta_sts_policy_max_age_seconds '' == 86400
+expect mxtls_mta_sts_policy_failure_info '' absent
+expect mxtls_mta_sts_id_not_bumped '' == 0
+expect mxtls_mta_sts_mx_covered 'mx="mx1.e2e.test"' == 1
+expect mxtls_mta_sts_mx_covered 'mx="mx2.e2e.test"' == 1
+expect mxtls_mta_sts_mx_covered 'mx="mx3.e2e.test"' == 0
+expect mxtls_mta_sts_mx_coverage_ratio '' '~' 0.667
+expect mxtls_mta_sts_host_cert_verified '' == 1
+expect mxtls_mta_sts_host_cert_san_match '' == 1
+expect mxtls_mta_sts_host_cert_days_to_expiry '' '>' 80
+expect mxtls_tlsrpt_record_present '' == 1
+expect mxtls_tlsrpt_record_valid '' == 1
+expect mxtls_domain_sender_delivers 'sender="opportunistic"' == 1
+expect mxtls_domain_sender_delivers 'sender="mta_sts"' == 0
+expect mxtls_phase_duration_seconds 'phase="mta_sts_fetch"' present
+promtool_check e2e
+
+# ---------------------------------------------------------------------------------------
+# Probe bad.e2e.test: name mismatch (mx4) and missing intermediate (mx5)
+# ---------------------------------------------------------------------------------------
+scrape bad "$base/probe?target=bad.e2e.test"
+mx4='mx="mx4.e2e.test",address="127.0.0.14",family="ipv4"'
+mx5='mx="mx5.e2e.test",address="127.0.0.15",family="ipv4"'
+expect probe_success '' == 1
+expect mxtls_mx_hosts '' == 2
+expect mxtls_endpoints '' == 2
+expect mxtls_tls_handshake_success "$mx4" == 1
+expect mxtls_cert_verified "$mx4" == 1
+expect mxtls_cert_san_match "$mx4" == 0
+expect mxtls_cert_name_match_info "$mx4,result=\"mismatch\"" == 1
+expect mxtls_cert_info "$mx4,subject=\"CN=mail.e2e.test\"" present
+expect mxtls_sender_delivers "$mx4,sender=\"opportunistic\"" == 1
+expect mxtls_sender_delivers "$mx4,sender=\"no_sni_strict\"" == 0
+expect mxtls_sender_verdict_info "$mx4,sender=\"no_sni_strict\",reason=\"name_mismatch\"" == 1
+expect mxtls_tls_handshake_success "$mx5" == 1
+expect mxtls_cert_verified "$mx5" == 0
+expect mxtls_cert_verify_info "$mx5,reason=\"incomplete_chain\"" == 1
+expect mxtls_cert_chain_complete "$mx5" == 0
+expect mxtls_cert_chain_certificates "$mx5" == 1
+expect mxtls_cert_san_match "$mx5" == 1
+expect mxtls_domain_mx_names_covered '' == 0
+expect mxtls_mta_sts_txt_present '' == 0
+expect mxtls_mta_sts_policy_valid '' == 0
+expect mxtls_mta_sts_policy_mode 'mode="none"' == 1
+expect mxtls_mta_sts_mx_coverage_ratio '' == 0
+expect mxtls_tlsrpt_record_present '' == 0
+promtool_check bad
+
+# ---------------------------------------------------------------------------------------
+# Debug view, HTTP errors, the exporter's own metrics
+# ---------------------------------------------------------------------------------------
+scrape debug "$base/probe?target=e2e.test&debug=true"
+grep -qF "greeting: ${mx1_greeting#220 }" "$ex/debug.txt" ||
+  die "debug view does not contain the Postfix greeting '$mx1_greeting'"
+grep -qF "greeting: mx3.e2e.test ESMTP Postfix (mxtls e2e mx3)" "$ex/debug.txt" ||
+  die "debug view does not contain mx3's greeting"
+grep -q '^probe_success 1' "$ex/debug.txt" || die "debug view does not contain probe_success 1"
+grep -qF "mta-sts.e2e.test [127.0.0.20]:$https_port: TLS established: TLSv1.3" "$ex/debug.txt" ||
+  die "debug view shows no TLSv1.3 policy fetch from nginx"
+passed=$((passed + 4))
+
+code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$base/probe?target=other.test")
+[[ $code == 400 ]] || die "probe of an unlisted target returned HTTP $code, expected 400"
+passed=$((passed + 1))
+
+scrape self "$base/metrics"
+expect mxtls_exporter_probes_total 'module="default",result="success"' == 3
+expect mxtls_exporter_probes_total 'module="default",result="failure"' absent_or_0
+expect mxtls_exporter_probes_in_flight '' == 0
+expect mxtls_exporter_config_last_reload_successful '' == 1
+
+# The servers saw what a sending MTA does.
+grep -q 'Anonymous TLS connection established from .*\[127\.0\.0\.1\]: TLSv1\.3' "$T/postfix-mx1/maillog" ||
+  die "mx1's maillog shows no TLSv1.3 session: $(tail -n 20 "$T/postfix-mx1/maillog")"
+grep -q '"GET /.well-known/mta-sts.txt HTTP/1.1" 200' "$ng/access.log" ||
+  die "nginx access log shows no policy fetch: $(cat "$ng/access.log")"
+passed=$((passed + 2))
+
+elapsed=$(since)
+log "summary: domains e2e.test (mx1 good$( ((have_v6)) && echo " v4+v6"), mx2 expired, mx3 no STARTTLS, MTA-STS enforce 2/3 covered, TLS-RPT) and bad.e2e.test (mx4 name mismatch, mx5 no intermediate)"
+log "summary: ports smtp=$smtp_port dns=$dns_port https=$https_port exporter=$ex_port; probe ${probe_ms} ms; total ${elapsed} s"
+echo "e2e: $passed passed, 0 failed"
