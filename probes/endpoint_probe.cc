@@ -2,75 +2,21 @@
 
 #include <openssl/err.h>
 
-#include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/stream.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include "probes/smtp_reply.h"
+#include "probes/socket_watchdog.h"
 #include "probes/tls_client_context.h"
 
 namespace mxtls {
 namespace {
 
-using SteadyTime = std::chrono::steady_clock::time_point;
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+using SteadyTime = SocketWatchdog::SteadyTime;
 // QUIT is a courtesy: never let it hold a finished probe for long.
 constexpr std::chrono::milliseconds kQuitLimit{1000};
-
-// The socket of one SMTP session and its single watchdog. Rather than cancelling each
-// operation (after which an ssl::stream is unusable anyway), the watchdog closes the socket
-// when the current phase runs out of time; whatever operation is pending then fails, and
-// `timed_out` tells the caller why.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  explicit Session(const asio::any_io_executor& ex) : socket(ex), timer_(ex) {}
-
-  void StartPhase(const std::string& name, config::Duration limit, SteadyTime deadline) {
-    phase = name;
-    phase_start_ = std::chrono::steady_clock::now();
-    phase_limited_by_deadline_ = deadline <= phase_start_ + limit;
-    SteadyTime until = std::min(deadline, phase_start_ + limit);
-    uint64_t gen = ++generation_;
-    timer_.expires_at(until);
-    timer_.async_wait([self = shared_from_this(), gen](const asio::error_code& ec) {
-      if (ec || gen != self->generation_) return;
-      self->timed_out = true;
-      asio::error_code ignored;
-      self->socket.close(ignored);
-    });
-  }
-
-  double PhaseSeconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - phase_start_).count();
-  }
-
-  std::string TimeoutMessage() const {
-    return "no answer within the " + phase + " time limit" +
-           (phase_limited_by_deadline_ ? " (the probe deadline)" : "");
-  }
-
-  void Finish() {
-    ++generation_;
-    timer_.cancel();
-    asio::error_code ignored;
-    socket.close(ignored);
-  }
-
-  asio::ip::tcp::socket socket;
-  std::string phase;
-  bool timed_out = false;
-
- private:
-  asio::steady_timer timer_;
-  uint64_t generation_ = 0;
-  SteadyTime phase_start_;
-  bool phase_limited_by_deadline_ = false;
-};
 
 struct ReplyRead {
   bool ok = false;
@@ -80,28 +26,17 @@ struct ReplyRead {
   std::string message;
 };
 
-ReplyRead IoFailure(const asio::error_code& ec, const Session& s) {
+ReplyRead Failed(const Status& status) {
   ReplyRead r;
-  if (s.timed_out) {
-    r.reason = "timeout";
-    r.message = s.TimeoutMessage();
-  } else if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
-    r.reason = "closed";
-    r.message = "the server closed the connection";
-  } else if (ec == asio::error::connection_reset) {
-    r.reason = "reset";
-    r.message = "the server reset the connection";
-  } else {
-    r.reason = "io_error";
-    r.message = ec.message();
-  }
+  r.reason = status.reason();
+  r.message = status.message();
   return r;
 }
 
 // Reads until one complete reply is at the front of `buffer`. The buffer is not consumed:
 // the caller erases `consumed` bytes, so that leftovers stay visible (STARTTLS injection).
 template <typename Stream>
-asio::awaitable<ReplyRead> ReadReply(Stream& stream, std::string& buffer, const Session& s) {
+asio::awaitable<ReplyRead> ReadReply(Stream& stream, std::string& buffer, const SocketWatchdog& s) {
   for (;;) {
     ParseOutcome out = ParseReply(buffer);
     if (out.state == ParseState::kComplete) {
@@ -111,46 +46,31 @@ asio::awaitable<ReplyRead> ReadReply(Stream& stream, std::string& buffer, const 
       r.consumed = out.consumed;
       co_return r;
     }
-    if (out.state == ParseState::kError) {
-      ReplyRead r;
-      r.reason = out.error.reason();
-      r.message = out.error.message();
-      co_return r;
-    }
+    if (out.state == ParseState::kError) co_return Failed(out.error);
     char chunk[4096];
     auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kNoThrow);
-    if (ec) co_return IoFailure(ec, s);
+    if (ec) co_return Failed(IoFailure(ec, s));
     buffer.append(chunk, n);
   }
 }
 
 template <typename Stream>
 asio::awaitable<ReplyRead> Command(Stream& stream, std::string_view command, std::string& buffer,
-                                   const Session& s) {
+                                   const SocketWatchdog& s) {
   auto [ec, n] = co_await asio::async_write(stream, asio::buffer(command.data(), command.size()),
                                             kNoThrow);
-  if (ec) co_return IoFailure(ec, s);
+  if (ec) co_return Failed(IoFailure(ec, s));
   co_return co_await ReadReply(stream, buffer, s);
 }
 
 // A courtesy QUIT; its outcome does not matter. (A template function rather than a
 // capturing lambda: lambda coroutines lose their captures, and GCC 12 has bugs there.)
 template <typename Stream>
-asio::awaitable<void> Quit(Stream& stream, std::string& buffer, Session& s, SteadyTime deadline) {
+asio::awaitable<void> Quit(Stream& stream, std::string& buffer, SocketWatchdog& s,
+                           SteadyTime deadline) {
   s.StartPhase("quit", kQuitLimit, deadline);
   buffer.clear();
   co_await Command(stream, kQuitCommand, buffer, s);
-}
-
-std::string ConnectReason(const asio::error_code& ec, bool timed_out) {
-  if (timed_out || ec == asio::error::timed_out) return "timeout";
-  if (ec == asio::error::connection_refused) return "refused";
-  if (ec == asio::error::network_unreachable || ec == asio::error::host_unreachable ||
-      ec == asio::error::address_family_not_supported ||
-      ec == asio::error_code(EADDRNOTAVAIL, asio::system_category())) {
-    return "unreachable";
-  }
-  return "connect_error";
 }
 
 }  // namespace
@@ -182,7 +102,7 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
   };
 
   auto executor = co_await asio::this_coro::executor;
-  auto s = std::make_shared<Session>(executor);
+  auto s = std::make_shared<SocketWatchdog>(executor, "answer", "probe deadline");
   std::string buffer;
 
   asio::error_code addr_ec;
@@ -194,12 +114,12 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
 
   // Connect.
   s->StartPhase("connect", spec.timeouts.connect, spec.deadline);
-  auto [connect_ec] =
-      co_await s->socket.async_connect(asio::ip::tcp::endpoint(address, spec.port), kNoThrow);
+  // Connect turns on TCP_NODELAY: otherwise the EHLO after the handshake waits for the
+  // server's delayed ACK.
+  Status connected = co_await s->Connect(asio::ip::tcp::endpoint(address, spec.port));
   r.phase_seconds.emplace_back("connect", s->PhaseSeconds());
-  if (connect_ec) {
-    std::string reason = ConnectReason(connect_ec, s->timed_out);
-    fail("connect", reason, reason == "timeout" ? s->TimeoutMessage() : connect_ec.message());
+  if (!connected.ok()) {
+    fail("connect", connected.reason(), connected.message());
     s->Finish();
     co_return r;
   }
@@ -209,7 +129,7 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
   // Greeting: wait for the final "220 " line; speaking early gets a client dropped by
   // postscreen-style pre-greet checks.
   s->StartPhase("greeting", spec.timeouts.greeting, spec.deadline);
-  ReplyRead greeting = co_await ReadReply(s->socket, buffer, *s);
+  ReplyRead greeting = co_await ReadReply(s->socket(), buffer, *s);
   r.phase_seconds.emplace_back("greeting", s->PhaseSeconds());
   if (!greeting.ok) {
     fail("greeting", greeting.reason, greeting.message);
@@ -228,7 +148,7 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
 
   // EHLO.
   s->StartPhase("ehlo", spec.timeouts.ehlo, spec.deadline);
-  ReplyRead ehlo = co_await Command(s->socket, EhloCommand(spec.ehlo_name), buffer, *s);
+  ReplyRead ehlo = co_await Command(s->socket(), EhloCommand(spec.ehlo_name), buffer, *s);
   r.phase_seconds.emplace_back("ehlo", s->PhaseSeconds());
   if (!ehlo.ok) {
     fail("ehlo", ehlo.reason, ehlo.message);
@@ -248,14 +168,14 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
     // A definitive answer: this endpoint cannot be reached over TLS.
     r.verdict_reached = true;
     fail("starttls", "no_starttls", "STARTTLS is not offered in the EHLO reply");
-    co_await Quit(s->socket, buffer, *s, spec.deadline);
+    co_await Quit(s->socket(), buffer, *s, spec.deadline);
     s->Finish();
     co_return r;
   }
 
   // STARTTLS.
   s->StartPhase("starttls", spec.timeouts.starttls, spec.deadline);
-  ReplyRead starttls = co_await Command(s->socket, kStarttlsCommand, buffer, *s);
+  ReplyRead starttls = co_await Command(s->socket(), kStarttlsCommand, buffer, *s);
   r.phase_seconds.emplace_back("starttls", s->PhaseSeconds());
   if (!starttls.ok) {
     fail("starttls", starttls.reason, starttls.message);
@@ -267,7 +187,7 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
     r.verdict_reached = true;
     fail("starttls", starttls_status.reason(), starttls_status.message());
     buffer.erase(0, starttls.consumed);
-    co_await Quit(s->socket, buffer, *s, spec.deadline);
+    co_await Quit(s->socket(), buffer, *s, spec.deadline);
     s->Finish();
     co_return r;
   }
@@ -284,7 +204,7 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
   // TLS handshake. The chain is captured during the handshake and judged afterwards, so a
   // bad certificate never fails the handshake and a failing handshake keeps what was seen.
   s->StartPhase("handshake", spec.timeouts.handshake, spec.deadline);
-  asio::ssl::stream<asio::ip::tcp::socket&> tls(s->socket, *env.tls);
+  asio::ssl::stream<asio::ip::tcp::socket&> tls(s->socket(), *env.tls);
   ChainCapture capture;
   AttachChainCapture(tls.native_handle(), &capture);
   if (!spec.sni.empty()) SSL_set_tlsext_host_name(tls.native_handle(), spec.sni.c_str());
@@ -305,11 +225,10 @@ asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv
   if (handshake_ec) {
     // A handshake the server broke is a verdict (TLS does not work there); one that ran out
     // of time is not.
-    r.verdict_reached = !s->timed_out;
-    std::string detail = handshake_ec.message();
+    r.verdict_reached = !s->timed_out();
+    Status failure = HandshakeFailure(handshake_ec, *s);
     ERR_clear_error();
-    fail("handshake", s->timed_out ? "timeout" : "handshake",
-         s->timed_out ? s->TimeoutMessage() : detail);
+    fail("handshake", failure.reason(), failure.message());
     s->Finish();
     co_return r;
   }

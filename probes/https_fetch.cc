@@ -3,25 +3,21 @@
 #include <openssl/err.h>
 
 #include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/stream.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <cctype>
-#include <cerrno>
 
 #include "probes/endpoint_probe.h"
 #include "probes/smtp_reply.h"
+#include "probes/socket_watchdog.h"
 #include "probes/tls_client_context.h"
 
 namespace mxtls {
 namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 constexpr size_t kReadChunk = 16 * 1024;
 // A chunk-size line is a few hex digits and maybe an extension; nobody needs more.
@@ -200,77 +196,7 @@ std::string BuildRequest(const HttpsFetchSpec& spec) {
 }
 
 // ---------------------------------------------------------------------------------------
-// The connection and its one watchdog
-
-// Rather than cancelling each operation (after which an ssl::stream is unusable anyway), the
-// watchdog closes the socket when the current phase runs out of time; whatever operation is
-// pending then fails, and `timed_out` says why. (The same design as the endpoint probe's
-// Session.)
-class Watchdog : public std::enable_shared_from_this<Watchdog> {
- public:
-  explicit Watchdog(const asio::any_io_executor& ex) : socket(ex), timer_(ex) {}
-
-  // Arms the timer for min(deadline, now + limit).
-  void StartPhase(const char* name, std::chrono::milliseconds limit, SteadyTime deadline) {
-    phase_ = name;
-    SteadyTime now = std::chrono::steady_clock::now();
-    limited_by_deadline_ = deadline <= now + limit;
-    Arm(std::min(deadline, now + limit));
-  }
-  // Arms the timer for the deadline alone.
-  void StartPhase(const char* name, SteadyTime deadline) {
-    phase_ = name;
-    limited_by_deadline_ = true;
-    Arm(deadline);
-  }
-
-  std::string TimeoutMessage() const {
-    return std::string("no progress within the ") + phase_ + " time limit" +
-           (limited_by_deadline_ ? " (the fetch deadline)" : "");
-  }
-
-  void Finish() {
-    ++generation_;
-    timer_.cancel();
-    asio::error_code ignored;
-    socket.close(ignored);
-  }
-
-  asio::ip::tcp::socket socket;
-  bool timed_out = false;
-
- private:
-  void Arm(SteadyTime until) {
-    uint64_t gen = ++generation_;
-    timer_.expires_at(until);
-    timer_.async_wait([self = shared_from_this(), gen](const asio::error_code& ec) {
-      if (ec || gen != self->generation_) return;
-      self->timed_out = true;
-      asio::error_code ignored;
-      self->socket.close(ignored);
-    });
-  }
-
-  asio::steady_timer timer_;
-  uint64_t generation_ = 0;
-  const char* phase_ = "";
-  bool limited_by_deadline_ = false;
-};
-
-std::string ConnectReason(const asio::error_code& ec, bool timed_out) {
-  if (timed_out || ec == asio::error::timed_out) return "timeout";
-  if (ec == asio::error::connection_refused) return "refused";
-  if (ec == asio::error::network_unreachable || ec == asio::error::host_unreachable ||
-      ec == asio::error::address_family_not_supported ||
-      ec == asio::error_code(EADDRNOTAVAIL, asio::system_category())) {
-    return "unreachable";
-  }
-  return "connect_error";
-}
-
-bool IsCleanEnd(const asio::error_code& ec) {
-  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
-}
+// The fetch
 
 // Helpers that fill the result; plain functions, not lambdas, inside the coroutine.
 struct Fetch {
@@ -289,16 +215,9 @@ struct Fetch {
     Log(stage + " failed: " + reason + ": " + message);
   }
   // A failed read or write after the connection was up.
-  void IoFail(const std::string& stage, const asio::error_code& ec, const Watchdog& w) {
-    if (w.timed_out) {
-      Fail(stage, "timeout", w.TimeoutMessage());
-    } else if (IsCleanEnd(ec)) {
-      Fail(stage, "closed", "the server closed the connection");
-    } else if (ec == asio::error::connection_reset) {
-      Fail(stage, "reset", "the server reset the connection");
-    } else {
-      Fail(stage, "io_error", ec.message());
-    }
+  void IoFail(const std::string& stage, const asio::error_code& ec, const SocketWatchdog& w) {
+    Status failure = IoFailure(ec, w);
+    Fail(stage, failure.reason(), failure.message());
     ERR_clear_error();
   }
 };
@@ -347,33 +266,25 @@ asio::awaitable<void> Run(Fetch& f) {
   }
 
   auto executor = co_await asio::this_coro::executor;
-  auto w = std::make_shared<Watchdog>(executor);
+  auto w = std::make_shared<SocketWatchdog>(executor, "progress", "fetch deadline");
 
   // Connect.
   w->StartPhase("connect", spec.connect_timeout, spec.deadline);
-  auto [connect_ec] =
-      co_await w->socket.async_connect(asio::ip::tcp::endpoint(address, spec.port), kNoThrow);
-  if (connect_ec) {
-    std::string reason = ConnectReason(connect_ec, w->timed_out);
-    if (reason == "timeout") {
-      f.Fail("connect", reason, w->TimeoutMessage());
-    } else {
-      f.Fail("connect", reason, connect_ec.message());
-    }
+  // Connect turns on TCP_NODELAY: the request follows the client's last handshake flight at
+  // once, and Nagle would hold it until the server's delayed ACK.
+  Status connected = co_await w->Connect(asio::ip::tcp::endpoint(address, spec.port));
+  if (!connected.ok()) {
+    f.Fail("connect", connected.reason(), connected.message());
     w->Finish();
     co_return;
   }
   r.connected = true;
   f.Log("connected");
-  // The request follows the client's last handshake flight at once: without TCP_NODELAY,
-  // Nagle holds it until the server's delayed ACK (about 40 ms on Linux).
-  asio::error_code nodelay_ec;
-  w->socket.set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
 
   // TLS handshake with SNI. The chain is captured during the handshake and judged afterwards,
   // so a bad certificate never fails the handshake: the caller decides what it means.
   w->StartPhase("handshake", spec.handshake_timeout, spec.deadline);
-  asio::ssl::stream<asio::ip::tcp::socket&> tls(w->socket, *f.env.tls);
+  asio::ssl::stream<asio::ip::tcp::socket&> tls(w->socket(), *f.env.tls);
   ChainCapture capture;
   AttachChainCapture(tls.native_handle(), &capture);
   SSL_set_tlsext_host_name(tls.native_handle(), spec.host.c_str());
@@ -386,11 +297,8 @@ asio::awaitable<void> Run(Fetch& f) {
           std::to_string(capture.presented.size()) + " presented)");
   }
   if (handshake_ec) {
-    if (w->timed_out) {
-      f.Fail("handshake", "timeout", w->TimeoutMessage());
-    } else {
-      f.Fail("handshake", "handshake", handshake_ec.message());
-    }
+    Status failure = HandshakeFailure(handshake_ec, *w);
+    f.Fail("handshake", failure.reason(), failure.message());
     ERR_clear_error();
     w->Finish();
     co_return;
@@ -443,7 +351,7 @@ asio::awaitable<void> Run(Fetch& f) {
     auto [read_ec, n] = co_await tls.async_read_some(asio::buffer(chunk), kNoThrow);
     buf.append(chunk.data(), n);
     if (read_ec) {
-      if (!w->timed_out && IsCleanEnd(read_ec) && !buf.empty()) {
+      if (!w->timed_out() && IsCleanEnd(read_ec) && !buf.empty()) {
         f.Fail("response", "http_malformed",
                "the connection closed inside the response headers");
         ERR_clear_error();
@@ -500,7 +408,7 @@ asio::awaitable<void> Run(Fetch& f) {
     auto [read_ec, n] = co_await tls.async_read_some(asio::buffer(chunk), kNoThrow);
     buf.append(chunk.data(), n);
     if (!read_ec) continue;
-    if (!w->timed_out && IsCleanEnd(read_ec)) {
+    if (!w->timed_out() && IsCleanEnd(read_ec)) {
       if (framing.kind == Framing::Kind::kUntilClose) {
         // The end of the body. (A close without close_notify is accepted, as browsers do;
         // a cut policy fails to parse or lacks its mx lines, which fails safe.)

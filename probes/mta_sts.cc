@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "probes/dns_names.h"
-#include "probes/smtp_reply.h"
+#include "probes/txt_record_syntax.h"
 
 namespace mxtls {
 namespace {
@@ -15,93 +15,11 @@ constexpr std::string_view kTxtInvalid = "sts-txt-invalid";
 constexpr std::string_view kPolicyInvalid = "sts-policy-invalid";
 constexpr std::string_view kStsVersion = "v=STSv1";
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-// Enough of a record or line to recognize it; the text comes from whoever runs the domain.
-constexpr size_t kQuoteMax = 120;
 constexpr size_t kMaxIdLength = 32;
-constexpr size_t kMaxFieldNameLength = 32;
 constexpr size_t kMaxAgeDigits = 10;
-
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
-
-char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ToLower(a[i]) != ToLower(b[i])) return false;
-  }
-  return true;
-}
-
-bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (EqualsIgnoreCase(haystack.substr(i, needle.size()), needle)) return true;
-  }
-  return false;
-}
-
-std::string_view TrimWsp(std::string_view s) {
-  while (!s.empty() && IsWsp(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsWsp(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string Quote(std::string_view text) {
-  return "\"" + SanitizeServerText(text, kQuoteMax) + "\"";
-}
-
-std::string HexByte(unsigned char c) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  return std::string("0x") + kHex[c >> 4] + kHex[c & 0xF];
-}
-
-// sts-ext-name and sts-policy-ext-name: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").
-// The known names (v, id, version, mode, max_age, mx) all fit it.
-bool IsFieldName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxFieldNameLength || !IsAlnum(name.front())) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](char c) { return IsAlnum(c) || c == '_' || c == '-' || c == '.'; });
-}
-
-// Why `value` is not an sts-ext-value (1*(%x21-3A / %x3C / %x3E-7E)); empty when it is one.
-std::string TxtValueProblem(std::string_view value) {
-  if (value.empty()) return "is empty";
-  for (char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == ' ' || c == '\t') return "contains whitespace";
-    if (c == '=') return "contains '='";
-    if (c < 0x21 || c > 0x7E) return "contains the byte " + HexByte(c);
-  }
-  return "";
-}
 
 bool IsStsId(std::string_view id) {
   return !id.empty() && id.size() <= kMaxIdLength && std::all_of(id.begin(), id.end(), IsAlnum);
-}
-
-bool IsCandidate(std::string_view record) {
-  if (!record.starts_with(kStsVersion)) return false;
-  if (record.size() == kStsVersion.size()) return true;
-  const char next = record[kStsVersion.size()];
-  return next == ';' || IsWsp(next);
-}
-
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t at = s.find(sep, start);
-    if (at == std::string_view::npos) {
-      parts.push_back(s.substr(start));
-      return parts;
-    }
-    parts.push_back(s.substr(start, at - start));
-    start = at + 1;
-  }
 }
 
 Status TxtError(std::string message) {
@@ -148,7 +66,7 @@ Status ParseCandidate(std::string_view record, StsTxtRecord* out) {
       out->id = std::string(value);
       continue;
     }
-    if (std::string problem = TxtValueProblem(value); !problem.empty()) {
+    if (std::string problem = ExtValueProblem(value); !problem.empty()) {
       return TxtError("value of field " + Quote(name) + " " + problem);
     }
     if (name == "id") {
@@ -333,7 +251,7 @@ StsTxtRecord ParseStsTxtRecords(const std::vector<std::string>& txt_records) {
   StsTxtRecord out;
   std::string_view candidate;
   for (const std::string& record : txt_records) {
-    if (IsCandidate(record)) {
+    if (StartsWithVersion(record, kStsVersion)) {
       ++out.candidates;
       candidate = record;
     } else if (ContainsIgnoreCase(record, "STSv1")) {

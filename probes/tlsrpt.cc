@@ -5,94 +5,18 @@
 #include <utility>
 
 #include "probes/dns_names.h"
-#include "probes/smtp_reply.h"
+#include "probes/txt_record_syntax.h"
 
 namespace mxtls {
 namespace {
 
 constexpr std::string_view kInvalid = "tlsrpt-invalid";
 constexpr std::string_view kVersion = "v=TLSRPTv1";
-constexpr size_t kQuoteMax = 120;
-constexpr size_t kMaxFieldNameLength = 32;
 
-// The record grammar is the one MTA-STS uses (RFC 8460 §3 and RFC 8461 §3.1 share it), so
-// the small helpers below mirror those in mta_sts.cc.
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
+// The record grammar is the one MTA-STS uses (RFC 8460 §3 and RFC 8461 §3.1 share it), so the
+// lexical helpers come from txt_record_syntax.h.
+
 bool IsHexDigit(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
-
-char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (ToLower(s[i]) != ToLower(prefix[i])) return false;
-  }
-  return true;
-}
-
-bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle) {
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (StartsWithIgnoreCase(haystack.substr(i), needle)) return true;
-  }
-  return false;
-}
-
-std::string_view TrimWsp(std::string_view s) {
-  while (!s.empty() && IsWsp(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsWsp(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string Quote(std::string_view text) {
-  return "\"" + SanitizeServerText(text, kQuoteMax) + "\"";
-}
-
-std::string HexByte(unsigned char c) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  return std::string("0x") + kHex[c >> 4] + kHex[c & 0xF];
-}
-
-bool IsFieldName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxFieldNameLength || !IsAlnum(name.front())) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](char c) { return IsAlnum(c) || c == '_' || c == '-' || c == '.'; });
-}
-
-// Why `value` is not a tlsrpt-ext-value (1*(%x21-3A / %x3C / %x3E-7E)); empty when it is one.
-std::string ExtValueProblem(std::string_view value) {
-  if (value.empty()) return "is empty";
-  for (char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == ' ' || c == '\t') return "contains whitespace";
-    if (c == '=') return "contains '='";
-    if (c < 0x21 || c > 0x7E) return "contains the byte " + HexByte(c);
-  }
-  return "";
-}
-
-bool IsCandidate(std::string_view record) {
-  if (!record.starts_with(kVersion)) return false;
-  if (record.size() == kVersion.size()) return true;
-  const char next = record[kVersion.size()];
-  return next == ';' || IsWsp(next);
-}
-
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t at = s.find(sep, start);
-    if (at == std::string_view::npos) {
-      parts.push_back(s.substr(start));
-      return parts;
-    }
-    parts.push_back(s.substr(start, at - start));
-    start = at + 1;
-  }
-}
 
 Status Error(std::string message) {
   return Status::Error(kInvalid, "TXT record at _smtp._tls: " + std::move(message));
@@ -246,7 +170,7 @@ TlsRptRecord ParseTlsRptRecords(const std::vector<std::string>& txt_records) {
   TlsRptRecord out;
   std::string_view candidate;
   for (const std::string& record : txt_records) {
-    if (IsCandidate(record)) {
+    if (StartsWithVersion(record, kVersion)) {
       ++out.candidates;
       candidate = record;
     } else if (ContainsIgnoreCase(record, "TLSRPTv1")) {

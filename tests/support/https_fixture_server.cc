@@ -1,17 +1,16 @@
 #include "tests/support/https_fixture_server.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
 #include <climits>
-#include <stdexcept>
+
+#include "tests/support/tls_server_context.h"
 
 namespace mxtls::testing {
 namespace {
@@ -21,41 +20,9 @@ constexpr size_t kMaxRequestBytes = 64 * 1024;
 // How often a waiting connection looks at the stop flag.
 constexpr int kPollMillis = 50;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::string ssl_errors = DrainOpenSslErrors();
-  throw std::runtime_error("https_fixture_server: " + what +
-                           (ssl_errors.empty() ? "" : ": " + ssl_errors));
-}
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string NormalizeName(std::string name) {
-  if (!name.empty() && name.back() == '.') name.pop_back();
-  return Lower(std::move(name));
-}
-
-std::string PeerName(int fd) {
-  sockaddr_storage addr;
-  socklen_t len = sizeof(addr);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
-  char text[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
-  }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-  return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
-}
-
-EvpPkeyPtr ParsePrivateKey(const std::string& pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return nullptr;
-  return EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
 }
 
 bool HasHeader(const HttpsResponse& response, const std::string& name) {
@@ -79,37 +46,6 @@ std::string Frame(const HttpsResponse& response, const std::string& body, bool l
   }
   if (last) out += "0\r\n\r\n";
   return out;
-}
-
-SslCtxPtr BuildContext(const CertEntry& entry) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) Fail("SSL_CTX_new");
-  SSL_CTX_set_security_level(ctx.get(), 0);
-  // Send exactly the configured chain, and never resume: each fetch sees a full handshake.
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_NO_AUTO_CHAIN);
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
-  SSL_CTX_set_num_tickets(ctx.get(), 0);
-
-  EvpPkeyPtr key = ParsePrivateKey(entry.key_pem);
-  if (!key) Fail("unreadable key_pem");
-  std::vector<X509Ptr> certs = ParsePemCertificates(entry.chain_pem);
-  if (certs.empty()) Fail("no certificate in chain_pem");
-  auto leaf = std::find_if(certs.begin(), certs.end(), [&](const X509Ptr& cert) {
-    return X509_check_private_key(cert.get(), key.get()) == 1;
-  });
-  ERR_clear_error();
-  if (leaf == certs.end()) Fail("no certificate in chain_pem matches key_pem");
-  if (SSL_CTX_use_certificate(ctx.get(), leaf->get()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
-    Fail("loading the certificate and key");
-  }
-  for (auto it = certs.begin(); it != certs.end(); ++it) {
-    if (it != leaf && SSL_CTX_add1_chain_cert(ctx.get(), it->get()) != 1) {
-      Fail("adding a chain certificate");
-    }
-  }
-  return ctx;
 }
 
 }  // namespace
@@ -361,16 +297,17 @@ HttpsFixtureServer::HttpsFixtureServer(HttpsFixtureOptions options, const std::s
     spec.dns_sans = {"mta-sts.test"};
     entries.push_back(CertEntry::FromCerts({}, MakeSelfSigned(spec)));
   }
+  ServerTlsSettings tls;
+  tls.servername_callback = &HttpsFixtureServer::OnServerName;
+  tls.servername_arg = this;
   bool have_default = false;
   for (size_t i = 0; i < entries.size(); ++i) {
     TlsContext context;
     for (const std::string& name : entries[i].sni_names) {
       context.names.push_back(NormalizeName(name));
     }
-    context.ctx = BuildContext(entries[i]);
-    // Every context carries the callback: OpenSSL asks the one the SSL was created from.
-    SSL_CTX_set_tlsext_servername_callback(context.ctx.get(), &HttpsFixtureServer::OnServerName);
-    SSL_CTX_set_tlsext_servername_arg(context.ctx.get(), this);
+    context.ctx =
+        BuildServerContext(entries[i].chain_pem, entries[i].key_pem, tls, "https_fixture_server");
     if (context.names.empty() && !have_default) {
       default_context_ = i;
       have_default = true;
@@ -450,13 +387,7 @@ int HttpsFixtureServer::OnServerName(SSL* ssl, int* /*alert*/, void* arg) {
     std::string sni = name;
     server->Update(record, [&](HttpsRequestRecord& r) { r.sni = sni; });
   }
-  std::string wanted = NormalizeName(name);
-  for (const TlsContext& context : server->contexts_) {
-    if (std::find(context.names.begin(), context.names.end(), wanted) != context.names.end()) {
-      SSL_set_SSL_CTX(ssl, context.ctx.get());
-      break;
-    }
-  }
+  SwitchContextForName(ssl, name, server->contexts_);
   return SSL_TLSEXT_ERR_OK;
 }
 

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,6 +16,8 @@
 #include <climits>
 #include <cstring>
 #include <stdexcept>
+
+#include "tests/support/tls_server_context.h"
 
 namespace mxtls::testing {
 namespace {
@@ -93,30 +94,9 @@ void SetTimeouts(int fd, std::chrono::milliseconds timeout) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-std::string PeerName(int fd) {
-  sockaddr_storage addr;
-  socklen_t len = sizeof(addr);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
-  char text[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
-  }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-  return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
-}
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// Lower case, without a trailing dot: the form SNI names are compared in.
-std::string NormalizeName(std::string name) {
-  if (!name.empty() && name.back() == '.') name.pop_back();
-  return Lower(std::move(name));
 }
 
 // The command verb, upper-cased ("ehlo x" -> "EHLO").
@@ -127,12 +107,6 @@ std::string Verb(const std::string& line) {
 }
 
 bool IsStartTlsKeyword(const std::string& line) { return Lower(line) == "starttls"; }
-
-EvpPkeyPtr ParsePrivateKey(const std::string& pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return nullptr;
-  return EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-}
 
 }  // namespace
 
@@ -666,50 +640,13 @@ void SmtpFixtureServer::Update(SessionRecord* record,
 }
 
 SslCtxPtr SmtpFixtureServer::BuildContext(const CertEntry& entry) const {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) Fail("SSL_CTX_new");
-  // Level 0 first: a cipher list with its own @SECLEVEL may still raise it.
-  SSL_CTX_set_security_level(ctx.get(), 0);
-  if (SSL_CTX_set_cipher_list(ctx.get(), options_.tls_cipher_list.c_str()) != 1) {
-    Fail("cipher list \"" + options_.tls_cipher_list + "\"");
-  }
-  if (options_.tls_min_version != 0 &&
-      SSL_CTX_set_min_proto_version(ctx.get(), options_.tls_min_version) != 1) {
-    Fail("tls_min_version " + std::to_string(options_.tls_min_version));
-  }
-  if (options_.tls_max_version != 0 &&
-      SSL_CTX_set_max_proto_version(ctx.get(), options_.tls_max_version) != 1) {
-    Fail("tls_max_version " + std::to_string(options_.tls_max_version));
-  }
-  // Send exactly the configured chain: never complete it from a store.
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_NO_AUTO_CHAIN);
-  // No resumption, so every connection shows the full certificate exchange.
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
-  SSL_CTX_set_num_tickets(ctx.get(), 0);
-
-  EvpPkeyPtr key = ParsePrivateKey(entry.key_pem);
-  if (!key) Fail("unreadable key_pem");
-  std::vector<X509Ptr> certs = ParsePemCertificates(entry.chain_pem);
-  if (certs.empty()) Fail("no certificate in chain_pem");
-  auto leaf = std::find_if(certs.begin(), certs.end(), [&](const X509Ptr& cert) {
-    return X509_check_private_key(cert.get(), key.get()) == 1;
-  });
-  ERR_clear_error();  // each mismatch above queued an error
-  if (leaf == certs.end()) Fail("no certificate in chain_pem matches key_pem");
-  if (SSL_CTX_use_certificate(ctx.get(), leaf->get()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
-    Fail("loading the certificate and key");
-  }
-  for (auto it = certs.begin(); it != certs.end(); ++it) {
-    if (it != leaf && SSL_CTX_add1_chain_cert(ctx.get(), it->get()) != 1) {
-      Fail("adding a chain certificate");
-    }
-  }
-  // Every context carries the callback: OpenSSL asks the one the SSL was created from.
-  SSL_CTX_set_tlsext_servername_callback(ctx.get(), &SmtpFixtureServer::OnServerName);
-  SSL_CTX_set_tlsext_servername_arg(ctx.get(), const_cast<SmtpFixtureServer*>(this));
-  return ctx;
+  ServerTlsSettings tls;
+  tls.cipher_list = options_.tls_cipher_list;
+  tls.min_version = options_.tls_min_version;
+  tls.max_version = options_.tls_max_version;
+  tls.servername_callback = &SmtpFixtureServer::OnServerName;
+  tls.servername_arg = const_cast<SmtpFixtureServer*>(this);
+  return BuildServerContext(entry.chain_pem, entry.key_pem, tls, "smtp_fixture_server");
 }
 
 // Runs during the handshake, for every ClientHello (with or without SNI): records the name
@@ -723,13 +660,7 @@ int SmtpFixtureServer::OnServerName(SSL* ssl, int* /*alert*/, void* arg) {
     std::string sni = name;
     server->Update(record, [&](SessionRecord& r) { r.sni = sni; });
   }
-  std::string wanted = NormalizeName(name);
-  for (const TlsContext& context : server->contexts_) {
-    if (std::find(context.names.begin(), context.names.end(), wanted) != context.names.end()) {
-      SSL_set_SSL_CTX(ssl, context.ctx.get());
-      break;
-    }
-  }
+  SwitchContextForName(ssl, name, server->contexts_);
   return SSL_TLSEXT_ERR_OK;
 }
 
