@@ -6,9 +6,9 @@
 #   bash tests/e2e/run.sh [path/to/mxtls_exporter]      (default: build/mxtls_exporter)
 #
 # Needs root (Postfix), and the packages postfix nginx-light nsd openssl curl iproute2
-# (promtool from the prometheus package is used when present). Everything listens on
-# loopback only (127.0.0.0/8 and ::1), on free high ports, in a temporary directory; every
-# server is stopped and the directory removed on exit. E2E_KEEP_TMP=1 keeps the directory
+# python3 prometheus prometheus-alertmanager. Everything listens on loopback only
+# (127.0.0.0/8 and ::1), on free high ports, in a temporary directory; every server is
+# stopped and the directory removed on exit. E2E_KEEP_TMP=1 keeps the directory
 # (servers are still stopped); E2E_IPV4_ONLY=1 leaves ::1 out (automatic when lo has no ::1).
 # Exits non-zero at the first failed assertion; the last line on success is
 # "e2e: N passed, 0 failed".
@@ -21,6 +21,12 @@
 #   bad.e2e.test  MX 10 mx4 (127.0.0.14: valid chain for mail.e2e.test = name mismatch)
 #                 MX 20 mx5 (127.0.0.15: leaf without its intermediate)
 #                 (mx4 and mx5 are one Postfix instance with per-address -o overrides)
+#
+# After the exporter checks, a real Prometheus scrapes the exporter with the shipped rules
+# (alerts/mxtls.rules.yml) and sends to a real Alertmanager running the shipped routes and
+# inhibit_rules (alerts/alertmanager.yml, receivers replaced by webhooks to
+# tests/e2e/webhook_capture.py); the alerts, notifications, inhibitions and every dashboard
+# query (dashboards/) are checked through their HTTP APIs (tests/e2e/e2e_api.py) and amtool.
 set -euo pipefail
 
 started=$(date +%s.%N)
@@ -48,8 +54,14 @@ done
   die "missing commands: ${missing[*]} (apt-get install postfix nginx-light nsd openssl curl iproute2; or bash scripts/install-deps.sh --test)"
 id postfix >/dev/null 2>&1 || die "user 'postfix' missing (is the postfix package installed?)"
 getent group postdrop >/dev/null 2>&1 || die "group 'postdrop' missing (is the postfix package installed?)"
-have_promtool=0
-command -v promtool >/dev/null 2>&1 && have_promtool=1
+for c in python3 prometheus promtool amtool; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+done
+# Debian names the Alertmanager binary prometheus-alertmanager, upstream alertmanager.
+am_bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+[[ -n $am_bin ]] || missing+=(prometheus-alertmanager)
+((${#missing[@]} == 0)) ||
+  die "missing commands: ${missing[*]} (apt-get install python3 prometheus prometheus-alertmanager; or bash scripts/install-deps.sh --test)"
 
 have_v6=0
 if [[ -r /proc/sys/net/ipv6/conf/lo/disable_ipv6 && $(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6) == 0 ]] &&
@@ -548,14 +560,15 @@ fail() {
 }
 
 # expect NAME 'matchers' OP [VALUE]; OP: == != < > <= >= ~ (within 0.01), present, absent,
-# absent_or_0
-# One sample must match (several only for present/absent); its value must satisfy OP.
+# absent_or_0, count (VALUE = the number of matching samples)
+# One sample must match (several only for present/absent/count); its value must satisfy OP.
 expect() {
   local name=$1 sel=$2 op=$3 want=${4:-} got n val
   got=$(samples "$name" "$sel")
   n=$(printf '%s' "$got" | grep -c . || true)
   case $op in
   present) ((n > 0)) || fail "$name" "$sel" "expected at least one sample, found none" ;;
+  count) ((n == want)) || fail "$name" "$sel" "expected $want matching samples, found $n" ;;
   absent) ((n == 0)) || fail "$name" "$sel" "expected no sample, found $n" ;;
   absent_or_0)
     ((n == 0)) || { ((n == 1)) && [[ ${got##* } == 0 ]]; } ||
@@ -591,7 +604,6 @@ scrape() { # scrape NAME URL
 }
 
 promtool_check() {
-  ((have_promtool)) || { log "promtool not installed: exposition lint skipped"; return 0; }
   local out bad
   out=$(promtool check metrics <"$ex/$1.txt" 2>&1) || true
   bad=$(printf '%s\n' "$out" | grep -v '^$' | grep -v '_days_to_expiry' || true)
@@ -766,7 +778,388 @@ grep -q '"GET /.well-known/mta-sts.txt HTTP/1.1" 200' "$ng/access.log" ||
   die "nginx access log shows no policy fetch: $(cat "$ng/access.log")"
 passed=$((passed + 2))
 
+# ---------------------------------------------------------------------------------------
+# The shipped alert rules, Alertmanager configuration and dashboard, run by a real Prometheus
+# and Alertmanager against this exporter
+# ---------------------------------------------------------------------------------------
+api_err=$T/e2e_api.err
+# try_api NAME CMD...: $current = what "e2e_api.py CMD" prints (exposition-format lines, see
+# tests/e2e/e2e_api.py) so that samples/expect work on it; returns 1 when the call fails.
+try_api() {
+  local name=$1 out
+  shift
+  out=$(python3 "$here/e2e_api.py" "$@" 2>"$api_err") || return 1
+  current=$out
+  current_name=$name
+}
+api() { try_api "$@" || die "e2e_api.py ${*:2}: $(cat "$api_err")"; }
+has() { [[ -n $(samples "$1" "$2") ]]; } # for polling: a sample of NAME in $current matches
+bump() { passed=$((passed + 1)); }
+# expect_text NAME 'matchers' TEXT: exactly one sample matches and its labels contain TEXT
+# (as the exposition format writes it: " and \ escaped)
+expect_text() {
+  local got n
+  got=$(samples "$1" "$2")
+  n=$(printf '%s' "$got" | grep -c . || true)
+  ((n == 1)) || fail "$1" "$2" "expected exactly one sample, found $n"
+  [[ $got == *"$3"* ]] || fail "$1" "$2" "does not contain: $3"
+  bump
+}
+
+current=$(cat "$ex/e2e.txt")
+fp_mx2=$(samples mxtls_cert_info "$mx2" | sed -n 's/.*fingerprint_sha256="\([0-9a-f]*\)".*/\1/p')
+[[ $fp_mx2 =~ ^[0-9a-f]{64}$ ]] || die "no fingerprint_sha256 for mx2 in the e2e.test scrape"
+now=$(date +%s)
+mx2_expiry=1585699200 # 2020-04-01T00:00:00Z
+mx2_days=$(awk -v n="$now" -v e="$mx2_expiry" 'BEGIN { printf "%.4f", (e - n) / 86400 }')
+
+# --- the webhook capture server (stands in for every receiver) -------------------------
+wh=$T/webhook
+mkdir -p "$wh/in"
+python3 "$here/webhook_capture.py" "$wh/in" 2>"$wh/log" &
+bg_pids+=($!)
+wh_pid=$!
+webhook_listening() {
+  kill -0 "$wh_pid" 2>/dev/null || die "webhook capture server exited: $(cat "$wh/log")"
+  [[ -s $wh/in/port ]]
+}
+wait_for 10 "webhook capture server" webhook_listening || die "webhook capture server wrote no port file: $(cat "$wh/log")"
+wh_url=http://127.0.0.1:$(cat "$wh/in/port")
+curl -sf --max-time 2 "$wh_url/" -o /dev/null || die "webhook capture server does not answer on $wh_url"
+
+# --- Alertmanager: the shipped config with only its receivers: section replaced --------
+# The routes (including the shipped group_wait 30s: not shortened, the wait overlaps the
+# other checks), inhibit_rules and global settings stay byte for byte.
+am=$T/alertmanager
+mkdir -p "$am/data"
+python3 - "$repo/alerts/alertmanager.yml" "$wh_url" "$am/receivers" >"$am/alertmanager.yml" 2>"$am/derive.err" <<'PY' ||
+import re, sys
+src, url, names_file = sys.argv[1:4]
+lines = open(src).read().split("\n")
+top = [i for i, l in enumerate(lines) if re.match(r"receivers:\s*(#.*)?$", l)]
+if len(top) != 1:
+    sys.exit(f"{src}: expected one top-level 'receivers:' line, found {len(top)}")
+start = top[0]
+end = next((i for i in range(start + 1, len(lines)) if re.match(r"[^\s#]", lines[i])), len(lines))
+items = [m for m in (re.match(r"(\s*)-\s+name:\s*[\"']?([^\"'\s#]+)", l) for l in lines[start + 1:end]) if m]
+names = [m.group(2) for m in items if len(m.group(1)) == len(items[0].group(1))] if items else []
+if not names:
+    sys.exit(f"{src}: no '- name:' items under 'receivers:'")
+new = ["receivers:", "  # tests/e2e/run.sh: every shipped receiver, as a webhook to the capture server"]
+for n in names:
+    new += [f"  - name: {n}", "    webhook_configs:", f'      - url: "{url}/{n}"',
+            "        send_resolved: false"]
+print("\n".join(lines[:start] + new + lines[end:]).rstrip("\n"))
+open(names_file, "w").write(" ".join(names) + "\n")
+PY
+  die "cannot derive the Alertmanager test config: $(cat "$am/derive.err")"
+read -r -a am_receivers <"$am/receivers"
+for r in pager oncall mailbox; do
+  [[ " ${am_receivers[*]} " == *" $r "* ]] || die "alerts/alertmanager.yml has no receiver '$r' (has: ${am_receivers[*]})"
+done
+amtool check-config "$am/alertmanager.yml" >"$am/check.log" 2>&1 ||
+  die "amtool check-config rejects the derived config: $(cat "$am/check.log")"
+bump
+
+am_port=""
+free_port am_port
+"$am_bin" --config.file="$am/alertmanager.yml" --storage.path="$am/data" \
+  --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= --log.level=debug \
+  >"$am/log" 2>&1 &
+bg_pids+=($!)
+am_pid=$!
+am_url=http://127.0.0.1:$am_port
+am_ready() {
+  kill -0 "$am_pid" 2>/dev/null || die "Alertmanager exited: $(tail -n 20 "$am/log")"
+  curl -sf --max-time 2 "$am_url/-/ready" -o /dev/null
+}
+wait_for 20 Alertmanager am_ready || die "Alertmanager not ready on $am_url: $(tail -n 20 "$am/log")"
+log "alertmanager on $am_url (receivers ${am_receivers[*]} -> webhooks on $wh_url)"
+
+# Synthetic expiry alerts, posted now so that their group_wait runs while Prometheus starts:
+# the three tiers of one provider certificate (fp_a) as the rules raise them for two domains
+# sharing it, and a warning-only (fp_c) and an info-only (fp_d) certificate, which nothing
+# inhibits. Labels as the MxTlsCertificateExpiring rules set them.
+fp_a=$(printf 'mxtls e2e synthetic a' | sha256sum | cut -c1-64)
+fp_c=$(printf 'mxtls e2e synthetic c' | sha256sum | cut -c1-64)
+fp_d=$(printf 'mxtls e2e synthetic d' | sha256sum | cut -c1-64)
+shared_instances="shared-a.e2e.test,shared-b.e2e.test"
+posts=()
+for inst in shared-a.e2e.test shared-b.e2e.test; do
+  l="alertname=MxTlsCertificateExpiring,job=mxtls,instance=$inst,mx=mx.provider.e2e.test,fingerprint_sha256=$fp_a"
+  posts+=("$l,severity=critical,tier=7d" "$l,severity=warning,tier=14d" "$l,severity=info,tier=30d")
+done
+posts+=("alertname=MxTlsCertificateExpiring,job=mxtls,instance=c.e2e.test,mx=mx.c.e2e.test,fingerprint_sha256=$fp_c,severity=warning,tier=14d")
+posts+=("alertname=MxTlsCertificateExpiring,job=mxtls,instance=d.e2e.test,mx=mx.d.e2e.test,fingerprint_sha256=$fp_d,severity=info,tier=30d")
+api post am-post "$am_url" "${posts[@]}"
+bump
+
+# --- Prometheus: the shipped rules, the two jobs of README "Alerts" ---------------------
+pr=$T/prometheus
+mkdir -p "$pr/data"
+prom_port=""
+free_port prom_port
+prom_url=http://127.0.0.1:$prom_port
+cat >"$pr/prometheus.yml" <<EOF
+global:
+  scrape_interval: 2s
+  evaluation_interval: 2s
+rule_files:
+  - "$repo/alerts/mxtls.rules.yml"
+alerting:
+  alertmanagers:
+    - api_version: v2
+      static_configs:
+        - targets: ["127.0.0.1:$am_port"]
+scrape_configs:
+  # As in README "Alerts", with test intervals (a probe of these domains takes well under a
+  # second; the exporter probes under the 5 s timeout minus --timeout-offset).
+  - job_name: mxtls
+    metrics_path: /probe
+    scrape_interval: 5s
+    scrape_timeout: 5s
+    static_configs:
+      - targets: [e2e.test, bad.e2e.test]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: 127.0.0.1:$ex_port
+  - job_name: mxtls_exporter
+    static_configs:
+      - targets: ["127.0.0.1:$ex_port"]
+EOF
+promtool check config "$pr/prometheus.yml" >"$pr/check.log" 2>&1 ||
+  die "promtool check config: $(cat "$pr/check.log")"
+bump
+prometheus --config.file="$pr/prometheus.yml" --storage.tsdb.path="$pr/data" \
+  --web.listen-address="127.0.0.1:$prom_port" --web.enable-lifecycle --log.level=info \
+  >"$pr/log" 2>&1 &
+bg_pids+=($!)
+prom_pid=$!
+prom_alive() { kill -0 "$prom_pid" 2>/dev/null || die "Prometheus exited: $(tail -n 20 "$pr/log")"; }
+prom_ready() { prom_alive && curl -sf --max-time 2 "$prom_url/-/ready" -o /dev/null; }
+wait_for 30 Prometheus prom_ready || die "Prometheus not ready on $prom_url: $(tail -n 20 "$pr/log")"
+log "prometheus on $prom_url (rules alerts/mxtls.rules.yml, alerting to $am_url)"
+
+scraped() {
+  prom_alive
+  try_api up prom-query "$prom_url" 'up == 1' &&
+    has up 'job="mxtls",instance="e2e.test"' && has up 'job="mxtls",instance="bad.e2e.test"' &&
+    has up 'job="mxtls_exporter"' &&
+    try_api null_mx prom-query "$prom_url" 'mxtls_null_mx' &&
+    has mxtls_null_mx 'job="mxtls",instance="e2e.test"' && has mxtls_null_mx 'job="mxtls",instance="bad.e2e.test"'
+}
+wait_for 30 "both jobs scraped" scraped ||
+  die "Prometheus did not scrape both jobs: $(curl -s --max-time 5 "$prom_url/api/v1/targets" | head -c 3000)"
+log "prometheus scraped both jobs"
+api up prom-query "$prom_url" 'up'
+expect up 'job="mxtls",instance="e2e.test"' == 1
+expect up 'job="mxtls",instance="bad.e2e.test"' == 1
+expect up 'job="mxtls_exporter",instance="127.0.0.1:'"$ex_port"'"' == 1
+expect up '' count 3
+api probe prom-query "$prom_url" '{job="mxtls",__name__=~"probe_success|mxtls_cert_verified|mxtls_mta_sts_policy_mode"}'
+expect probe_success 'instance="e2e.test"' == 1
+expect probe_success 'instance="bad.e2e.test"' == 1
+expect mxtls_cert_verified "instance=\"e2e.test\",$mx2" == 0
+expect mxtls_mta_sts_policy_mode 'instance="e2e.test",mode="enforce"' == 1
+expect mxtls_mta_sts_policy_mode 'instance="bad.e2e.test",mode="none"' == 1
+
+# --- the rules -------------------------------------------------------------------------
+# Every rule evaluated once both targets' series exist: poll until the alerts of all rule
+# groups are there (and MxTlsExporterDown, pending before the first scrape, has gone).
+e2e_mx2='job="mxtls",instance="e2e.test",mx="mx2.e2e.test"'
+rules_evaluated() {
+  prom_alive
+  try_api rules prom-rules "$prom_url" && ! has rule 'health="unknown"' &&
+    try_api alerts prom-alerts "$prom_url" &&
+    has alert "alertname=\"MxTlsCertificateExpired\",$e2e_mx2,alertstate=\"firing\"" &&
+    has alert "alertname=\"MxTlsCertificateExpiring\",$e2e_mx2,severity=\"critical\"" &&
+    has alert 'alertname="MxTlsCertificateNotVerified",instance="e2e.test"' &&
+    has alert 'alertname="MxTlsCertificateNotVerified",instance="bad.e2e.test"' &&
+    has alert 'alertname="MxTlsStartTlsNotOffered",instance="e2e.test"' &&
+    has alert 'alertname="MxTlsMtaStsMxNotCovered",instance="e2e.test"' &&
+    ! has alert 'alertname="MxTlsExporterDown"'
+}
+wait_for 30 "rule evaluation with the scraped series" rules_evaluated || true # expects below say what is missing
+api rules prom-rules "$prom_url"
+expect rule 'rule_type="alerting"' count "$(grep -cE '^[[:space:]]*- alert:' "$repo/alerts/mxtls.rules.yml")"
+expect rule 'health="err"' absent
+expect rule 'health="unknown"' absent
+expect rule 'health="ok"' count "$(grep -cE '^[[:space:]]*- (alert|record):' "$repo/alerts/mxtls.rules.yml")"
+
+api ALERTS prom-query "$prom_url" 'ALERTS{alertname="MxTlsCertificateExpired",alertstate="firing",instance="e2e.test",mx="mx2.e2e.test"}'
+expect ALERTS "fingerprint_sha256=\"$fp_mx2\",severity=\"critical\",job=\"mxtls\"" == 1
+
+api alerts prom-alerts "$prom_url"
+# Expiry: the expired certificate of mx2 fires at once (for: 0m, value = seconds left) and
+# is pending in all three MxTlsCertificateExpiring tiers (value = days left); nothing else
+# expires (mx1 and the policy host have 90 days).
+exp="alertname=\"MxTlsCertificateExpired\",$e2e_mx2,fingerprint_sha256=\"$fp_mx2\",severity=\"critical\",alertstate=\"firing\""
+expect alert "$exp" '<' $((mx2_expiry - now + 120))
+expect alert "$exp" '>' $((mx2_expiry - now - 120))
+expect alert 'alertname="MxTlsCertificateExpired"' count 1
+for t in info:30d warning:14d critical:7d; do
+  expect alert "alertname=\"MxTlsCertificateExpiring\",$e2e_mx2,fingerprint_sha256=\"$fp_mx2\",severity=\"${t%:*}\",tier=\"${t#*:}\",alertstate=\"pending\"" '~' "$mx2_days"
+done
+expect alert 'alertname="MxTlsCertificateExpiring"' count 3
+expect alert 'alertname="MxTlsMtaStsHostCertificateExpiring"' absent
+# Validity: the severity follows the domain's MTA-STS mode (e2e.test enforce, bad.e2e.test none)
+expect alert 'alertname="MxTlsCertificateNotVerified",instance="e2e.test"' count 1
+expect alert "alertname=\"MxTlsCertificateNotVerified\",$e2e_mx2,reason=\"expired\",severity=\"critical\",mta_sts_mode=\"enforce\",alertstate=\"pending\"" == 1
+expect alert 'alertname="MxTlsCertificateNotVerified",instance="bad.e2e.test"' count 1
+expect alert 'alertname="MxTlsCertificateNotVerified",instance="bad.e2e.test",mx="mx5.e2e.test",reason="incomplete_chain",severity="info",mta_sts_mode="none",alertstate="pending"' == 1
+expect alert 'alertname="MxTlsChainIncomplete"' count 1
+expect alert 'alertname="MxTlsChainIncomplete",job="mxtls",instance="bad.e2e.test",mx="mx5.e2e.test",severity="info",mta_sts_mode="none",alertstate="pending"' == 0
+expect alert 'alertname="MxTlsCertificateNameMismatch"' count 1
+expect alert 'alertname="MxTlsCertificateNameMismatch",job="mxtls",instance="bad.e2e.test",mx="mx4.e2e.test",severity="info",mta_sts_mode="none",alertstate="pending"' == 0
+# Endpoints and policy: mx3 offers no STARTTLS and is not in the enforce policy
+expect alert 'alertname="MxTlsStartTlsNotOffered"' count 1
+expect alert 'alertname="MxTlsStartTlsNotOffered",job="mxtls",instance="e2e.test",mx="mx3.e2e.test",severity="warning",alertstate="pending"' == 0
+expect alert 'alertname="MxTlsMtaStsMxNotCovered"' count 1
+expect alert 'alertname="MxTlsMtaStsMxNotCovered",job="mxtls",instance="e2e.test",mx="mx3.e2e.test",severity="critical",mta_sts_mode="enforce",alertstate="pending"' == 0
+# Without SNI, mx4 (one Postfix with mx5) shows its default certificate for mail.e2e.test
+expect alert 'alertname="MxTlsNoSniCertificateMismatch"' count 1
+expect alert 'alertname="MxTlsNoSniCertificateMismatch",job="mxtls",instance="bad.e2e.test",mx="mx4.e2e.test",severity="info",alertstate="pending"' == 0
+# The descriptions name the affected addresses through template queries: real data here
+d='annotation="description"'
+expect_text alert_annotation "alertname=\"MxTlsCertificateExpired\",$e2e_mx2,$d" "presents the expired certificate $fp_mx2; senders that verify certificates (MTA-STS, DANE) refuse to deliver. Addresses presenting it: 127.0.0.12\""
+crit_days=$(samples alert "alertname=\"MxTlsCertificateExpiring\",$e2e_mx2,severity=\"critical\"" | awk '{ print $NF }')
+expect_text alert_annotation "alertname=\"MxTlsCertificateExpiring\",$e2e_mx2,severity=\"critical\",$d" "The certificate $fp_mx2 of MX mx2.e2e.test of domain e2e.test expires in $(printf '%.1f' "$crit_days") days. Addresses presenting it: 127.0.0.12\""
+expect_text alert_annotation "alertname=\"MxTlsCertificateNotVerified\",instance=\"e2e.test\",$d" "does not verify (expired) on: 127.0.0.12\""
+expect_text alert_annotation "alertname=\"MxTlsCertificateNotVerified\",instance=\"bad.e2e.test\",$d" "does not verify (incomplete_chain) on: 127.0.0.15\""
+expect_text alert_annotation "alertname=\"MxTlsChainIncomplete\",$d" "so verification fails on: 127.0.0.15\""
+expect_text alert_annotation "alertname=\"MxTlsCertificateNameMismatch\",$d" "has no subjectAltName matching mx4.e2e.test on: 127.0.0.14\""
+expect_text alert_annotation "alertname=\"MxTlsStartTlsNotOffered\",$d" "is not delivered. On: 127.0.0.13\""
+# ...and nothing about the good MX, the probes or the exporter
+expect alert 'mx="mx1.e2e.test"' absent
+for a in MxTlsProbeFailing MxTlsExporterDown MxTlsHandshakeFailing MxTlsEndpointUnreachable \
+  MxTlsMtaStsPolicyUnusable MxTlsAddressesPresentDifferentCertificates; do
+  expect alert "alertname=\"$a\"" absent
+done
+log "prometheus alerts: $(samples alert '' | sed -n 's/.*alertname="\([^"]*\)".*alertstate="\([^"]*\)".*instance="\([^"]*\)".*/\1(\3,\2)/p' | sort | uniq -c | awk '{ printf "%s%s%s", sep, $2, ($1 > 1 ? " x" $1 : ""); sep = ", " }')"
+
+# --- the dashboard ---------------------------------------------------------------------
+python3 "$repo/dashboards/tests/check_dashboards.py" --prometheus "$prom_url" >"$pr/dashboards.log" 2>&1 ||
+  die "dashboards/tests/check_dashboards.py --prometheus $prom_url: $(cat "$pr/dashboards.log")"
+bump
+api dashboard dash-data "$prom_url" "$repo"/dashboards/*.json
+expect dash_variable 'dash_name="job"' count 1
+expect dash_variable 'dash_name="job",value="mxtls"' == 1
+expect dash_variable 'dash_name="instance"' count 2
+expect dash_variable 'dash_name="instance",value="e2e.test"' == 1
+expect dash_variable 'dash_name="instance",value="bad.e2e.test"' == 1
+expect dash_panel 'dash_title="Days to expiry per endpoint"' count $((4 + have_v6))
+expect dash_panel "dash_title=\"Days to expiry per endpoint\",instance=\"e2e.test\",$mx2" '~' "$mx2_days"
+for ep in "${mx1_eps[@]}"; do
+  expect dash_panel "dash_title=\"Days to expiry per endpoint\",instance=\"e2e.test\",$ep" '>' 80
+done
+expect dash_panel "dash_title=\"Days to expiry per endpoint\",instance=\"bad.e2e.test\",$mx4" '>' 80
+expect dash_panel "dash_title=\"Days to expiry per endpoint\",instance=\"bad.e2e.test\",$mx5" '>' 80
+expect dash_panel 'dash_title="Domains probed"' == 2
+expect dash_panel 'dash_title="Earliest certificate expiry"' '~' "$mx2_days"
+expect dash_panel 'dash_title="Endpoints not verified"' == 2   # mx2 expired, mx5 incomplete chain
+expect dash_panel 'dash_title="Name mismatches"' == 1          # mx4
+expect dash_panel 'dash_title="Domains refused by MTA-STS senders"' == 1 # e2e.test: mx2, mx3
+empty_panels=$(samples dash_panel_empty '' | sed -n 's/.*dash_ref="\([^"]*\)".*dash_title="\([^"]*\)".*/\2 \1/p' | paste -sd, - | sed 's/,/, /g')
+log "dashboard: all queries evaluate; panels without data with this fixture: ${empty_panels:-none}"
+
+# --- Alertmanager ----------------------------------------------------------------------
+am_has_expired() { try_api am am-alerts "$am_url" && has am_alert "alertname=\"MxTlsCertificateExpired\",$e2e_mx2"; }
+wait_for 20 "MxTlsCertificateExpired in Alertmanager" am_has_expired ||
+  die "Prometheus did not deliver MxTlsCertificateExpired to Alertmanager: $(grep -i 'notifier\|alertmanager' "$pr/log" | tail -n 5)"
+# What the Expiring tiers of mx2's certificate would look like once their for: has passed
+# (15m/5m: too long to wait for): all three are inhibited by MxTlsCertificateExpired.
+l="alertname=MxTlsCertificateExpiring,job=mxtls,instance=e2e.test,mx=mx2.e2e.test,fingerprint_sha256=$fp_mx2"
+api post am-post "$am_url" "$l,severity=critical,tier=7d" "$l,severity=warning,tier=14d" "$l,severity=info,tier=30d"
+bump
+a_sel="alertname=\"MxTlsCertificateExpiring\",fingerprint_sha256=\"$fp_a\""
+b_sel="alertname=\"MxTlsCertificateExpiring\",$e2e_mx2,fingerprint_sha256=\"$fp_mx2\""
+am_inhibitions() {
+  try_api am am-alerts "$am_url" || return 1
+  local s
+  for s in "$a_sel,instance=\"shared-a.e2e.test\",severity=\"warning\"" "$a_sel,instance=\"shared-a.e2e.test\",severity=\"info\"" \
+    "$a_sel,instance=\"shared-b.e2e.test\",severity=\"warning\"" "$a_sel,instance=\"shared-b.e2e.test\",severity=\"info\"" \
+    "$b_sel,severity=\"critical\"" "$b_sel,severity=\"warning\"" "$b_sel,severity=\"info\""; do
+    has am_alert "$s,am_state=\"suppressed\"" || return 1
+  done
+}
+wait_for 20 "inhibitions in Alertmanager" am_inhibitions || true # expects below say what is missing
+api am am-alerts "$am_url"
+expect am_alert "alertname=\"MxTlsCertificateExpired\",$e2e_mx2,fingerprint_sha256=\"$fp_mx2\",severity=\"critical\",am_state=\"active\",am_inhibited_by=\"\",am_receivers=\"pager\"" == 1
+for inst in shared-a.e2e.test shared-b.e2e.test; do
+  expect am_alert "$a_sel,instance=\"$inst\",severity=\"critical\",am_state=\"active\",am_inhibited_by=\"\",am_receivers=\"pager\"" == 1
+  expect am_alert "$a_sel,instance=\"$inst\",severity=\"warning\",am_state=\"suppressed\",am_inhibited_by=\"MxTlsCertificateExpiring/critical\",am_receivers=\"oncall\"" == 1
+  expect am_alert "$a_sel,instance=\"$inst\",severity=\"info\",am_state=\"suppressed\",am_inhibited_by=\"MxTlsCertificateExpiring/critical\",am_receivers=\"mailbox\"" == 1
+done
+expect am_alert "fingerprint_sha256=\"$fp_c\",severity=\"warning\",am_state=\"active\",am_inhibited_by=\"\",am_receivers=\"oncall\"" == 1
+expect am_alert "fingerprint_sha256=\"$fp_d\",severity=\"info\",am_state=\"active\",am_inhibited_by=\"\",am_receivers=\"mailbox\"" == 1
+expect am_alert "$b_sel,severity=\"critical\",am_state=\"suppressed\",am_inhibited_by=\"MxTlsCertificateExpired/critical\",am_receivers=\"pager\"" == 1
+expect am_alert "$b_sel,severity=\"warning\",am_state=\"suppressed\",am_receivers=\"oncall\"" == 1
+expect am_alert "$b_sel,severity=\"info\",am_state=\"suppressed\",am_receivers=\"mailbox\"" == 1
+expect am_alert '' count 12
+
+# The same through amtool: active = not inhibited, --inhibited = only the inhibited ones
+amq() {
+  local out
+  out=$(amtool --alertmanager.url="$am_url" alert query -o extended "$@" 2>&1) || die "amtool alert query $*: $out"
+  printf '%s\n' "$out"
+}
+amtool_expect() { # amtool_expect COUNT GREP-PATTERN amtool-args...: COUNT alert lines match
+  local want=$1 pat=$2 out got
+  shift 2
+  out=$(amq "$@")
+  got=$(grep -c -- "$pat" <<<"$out" || true)
+  ((got == want)) || die "amtool alert query $*: $got alerts matching '$pat', expected $want:
+$out"
+  bump
+}
+amtool_expect 1 "fingerprint_sha256=\"$fp_mx2\".*severity=\"critical\"" alertname=MxTlsCertificateExpired instance=e2e.test
+amtool_expect 2 'alertname=' fingerprint_sha256="$fp_a"
+amtool_expect 2 'severity="critical"' fingerprint_sha256="$fp_a"
+amtool_expect 4 'alertname=' --inhibited fingerprint_sha256="$fp_a"
+amtool_expect 0 'severity="critical"' --inhibited fingerprint_sha256="$fp_a"
+amtool_expect 3 'alertname="MxTlsCertificateExpiring"' --inhibited fingerprint_sha256="$fp_mx2"
+amtool_expect 0 'alertname=' --inhibited fingerprint_sha256="$fp_c"
+
+# Grouping: one group per certificate and tier, whatever the number of domains
+api groups am-groups "$am_url"
+for t in critical:pager warning:oncall info:mailbox; do
+  expect am_group "$a_sel,severity=\"${t%:*}\",am_receiver=\"${t#*:}\",am_instances=\"$shared_instances\"" == 2
+done
+expect am_group "fingerprint_sha256=\"$fp_a\"" count 3
+expect am_group "alertname=\"MxTlsCertificateExpired\",fingerprint_sha256=\"$fp_mx2\",severity=\"critical\",am_receiver=\"pager\",am_instances=\"e2e.test\"" == 1
+
+# Notifications: after group_wait (30 s) the expired certificate pages; fp_a's critical tier
+# is one page for both domains, its inhibited tiers send nothing; fp_c goes to oncall and
+# fp_d to the mailbox.
+delivered() {
+  try_api notifications captured "$wh/in" &&
+    has notified_alert "alertname=\"MxTlsCertificateExpired\",$e2e_mx2,am_receiver=\"pager\"" &&
+    has notification "$a_sel,severity=\"critical\"" &&
+    has notification "fingerprint_sha256=\"$fp_c\"" && has notification "fingerprint_sha256=\"$fp_d\""
+}
+log "waiting for Alertmanager's notifications (group_wait 30s)"
+wait_for 75 "webhook notifications" delivered || true # expects below say what is missing
+api notifications captured "$wh/in"
+expect notification "alertname=\"MxTlsCertificateExpired\",fingerprint_sha256=\"$fp_mx2\",severity=\"critical\",am_receiver=\"pager\",am_status=\"firing\",am_instances=\"e2e.test\"" == 1
+expect notified_alert "alertname=\"MxTlsCertificateExpired\",$e2e_mx2,fingerprint_sha256=\"$fp_mx2\",am_receiver=\"pager\",am_alert_status=\"firing\"" == 1
+expect_text notified_annotation "alertname=\"MxTlsCertificateExpired\",am_receiver=\"pager\",annotation=\"description\"" "Addresses presenting it: 127.0.0.12\""
+[[ -n $(compgen -G "$wh/in/pager-*.json") ]] || die "no pager-*.json in $wh/in"
+bump
+expect notification "$a_sel,severity=\"critical\",am_receiver=\"pager\",am_status=\"firing\",am_instances=\"$shared_instances\"" == 2
+expect notification "alertname=\"MxTlsCertificateExpiring\",fingerprint_sha256=\"$fp_c\",severity=\"warning\",am_receiver=\"oncall\"" == 1
+expect notification "alertname=\"MxTlsCertificateExpiring\",fingerprint_sha256=\"$fp_d\",severity=\"info\",am_receiver=\"mailbox\"" == 1
+# fp_a's warning and info groups were flushed with its critical one (same group_wait):
+# inhibited, they must not have notified.
+expect notified_alert "fingerprint_sha256=\"$fp_a\",severity=\"warning\"" absent
+expect notified_alert "fingerprint_sha256=\"$fp_a\",severity=\"info\"" absent
+expect notification '' count 4 # group_interval 5m, repeat_interval >= 1h: nothing is sent twice
+log "alertmanager: notifications $(cd "$wh/in" && printf '%s\n' *.json | sed 's/-[0-9]*\.json$//' | sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')"
+
 elapsed=$(since)
 log "summary: domains e2e.test (mx1 good$( ((have_v6)) && echo " v4+v6"), mx2 expired, mx3 no STARTTLS, MTA-STS enforce 2/3 covered, TLS-RPT) and bad.e2e.test (mx4 name mismatch, mx5 no intermediate)"
-log "summary: ports smtp=$smtp_port dns=$dns_port https=$https_port exporter=$ex_port; probe ${probe_ms} ms; total ${elapsed} s"
+log "summary: ports smtp=$smtp_port dns=$dns_port https=$https_port exporter=$ex_port prometheus=$prom_port alertmanager=$am_port; probe ${probe_ms} ms; total ${elapsed} s"
 echo "e2e: $passed passed, 0 failed"
