@@ -108,17 +108,23 @@ ParseOutcome ParseReply(std::string_view buffer, const ReplyLimits& limits) {
     bool crlf = !content.empty() && content.back() == '\r';
     if (crlf) content.remove_suffix(1);
 
-    if (content.size() > limits.max_line_length) {
+    // The checks run in the order in which the bytes they look at arrive (code and
+    // separator, then NUL bytes within the length limit, then the limit itself), so the
+    // verdict on a reply never depends on how the network split it into reads.
+    const bool too_long = content.size() > limits.max_line_length;
+    Status line_status = CheckLine(content, complete && !too_long, reply.code, line_no);
+    if (!line_status.ok()) return Failed(line_status.reason(), line_status.message());
+    // A NUL cannot be carried through C strings downstream, and no honest server
+    // sends one (RFC 5321 §4.2 reply text is printable US-ASCII plus SP and HT).
+    std::string_view within_limit = content.substr(0, limits.max_line_length);
+    if (within_limit.find('\0') != std::string_view::npos) {
+      return Failed("malformed_reply",
+                    LineLabel(line_no) + "NUL byte in " + Quote(within_limit));
+    }
+    if (too_long) {
       return Failed("reply_too_long", LineLabel(line_no) + "longer than " +
                                           std::to_string(limits.max_line_length) + " bytes");
     }
-    // A NUL cannot be carried through C strings downstream, and no honest server
-    // sends one (RFC 5321 §4.2 reply text is printable US-ASCII plus SP and HT).
-    if (content.find('\0') != std::string_view::npos) {
-      return Failed("malformed_reply", LineLabel(line_no) + "NUL byte in " + Quote(content));
-    }
-    Status line_status = CheckLine(content, complete, reply.code, line_no);
-    if (!line_status.ok()) return Failed(line_status.reason(), line_status.message());
     if (!complete) return ParseOutcome{};
 
     if (!crlf) reply.bare_lf = true;

@@ -164,3 +164,20 @@ TEST_CASE("IsValidHostName accepts LDH names only", "[dns_names]") {
 
 }  // namespace
 }  // namespace mxtls
+
+namespace mxtls {
+namespace {
+
+// Regression for fuzz/crashes/certificate/wildcard_san_with_non_ldh_label.der: OpenSSL ignores
+// a wildcard pattern with a non-LDH label, so the string matcher must too, or the two
+// judgements of one certificate disagree.
+TEST_CASE("a wildcard pattern with a non-LDH label matches nothing", "[dns-names]") {
+  CHECK_FALSE(MatchesDnsPattern("*.exa_mple.com", "mx1.exa_mple.com"));
+  CHECK_FALSE(MatchesDnsPattern("*.example.c_m", "mx1.example.c_m"));
+  // Without a wildcard the name is compared as written.
+  CHECK(MatchesDnsPattern("mx1.exa_mple.com", "MX1.exa_mple.com."));
+  CHECK(MatchesDnsPattern("*.example.com", "mx1.example.com"));
+}
+
+}  // namespace
+}  // namespace mxtls

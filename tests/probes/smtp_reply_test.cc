@@ -417,3 +417,36 @@ TEST_CASE("EhloCommand", "[smtp]") {
 
 }  // namespace
 }  // namespace mxtls
+
+namespace mxtls {
+namespace {
+
+// Regression for fuzz/crashes/smtp_reply/reason_depends_on_segmentation_*: the reason for a
+// broken reply is a label value, so it must not depend on how TCP split the bytes.
+TEST_CASE("the error reason does not depend on how the reply was segmented", "[smtp]") {
+  const std::string long_text(3000, 'x');
+  const std::vector<std::string> replies = {
+      "250*" + long_text + "\r\n",                      // bad separator, then too long
+      "250-" + std::string(10, 'a') + std::string(1, '\0') + long_text + "\r\n",  // NUL early
+      "250-" + long_text + std::string(1, '\0') + "\r\n",  // NUL only past the limit
+      "2x0 " + long_text + "\r\n",                      // bad code, then too long
+  };
+  for (const auto& reply : replies) {
+    ParseOutcome whole = ParseReply(reply);
+    REQUIRE(whole.state == ParseState::kError);
+    for (size_t cut = 1; cut < reply.size(); cut += 97) {
+      ParseOutcome part = ParseReply(std::string_view(reply).substr(0, cut));
+      if (part.state == ParseState::kError) {
+        INFO("cut at " << cut);
+        CHECK(part.error.reason() == whole.error.reason());
+      }
+    }
+  }
+  CHECK(ParseReply(replies[0]).error.reason() == "malformed_reply");
+  CHECK(ParseReply(replies[1]).error.reason() == "malformed_reply");
+  CHECK(ParseReply(replies[2]).error.reason() == "reply_too_long");
+  CHECK(ParseReply(replies[3]).error.reason() == "malformed_reply");
+}
+
+}  // namespace
+}  // namespace mxtls
