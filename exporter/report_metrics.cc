@@ -5,6 +5,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 
@@ -25,8 +26,17 @@ std::string SafeLabelValue(const std::string& v) {
     unsigned char c = static_cast<unsigned char>(v[i]);
     size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
     bool valid = len > 0 && i + len <= v.size();
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
     for (size_t k = 1; valid && k < len; ++k) {
-      valid = (static_cast<unsigned char>(v[i + k]) & 0xC0) == 0x80;
+      unsigned char cc = static_cast<unsigned char>(v[i + k]);
+      valid = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either.
+    static const uint32_t kMinForLength[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (valid && len > 1 &&
+        (cp < kMinForLength[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)) {
+      valid = false;
     }
     if (valid && len == 1 && (c < 0x20 || c == 0x7F)) valid = false;
     if (!valid) {

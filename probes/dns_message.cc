@@ -333,7 +333,9 @@ MxLookup InterpretMxAnswer(std::string_view qname, const RawLookup& raw) {
   }
   size_t roots =
       std::count_if(rrs.begin(), rrs.end(), [](const DnsRecord& rr) { return rr.target.empty(); });
-  if (rrs.size() == 1 && roots == 1) {
+  // RFC 7505 wants exactly one "0 ." record; several records that all point to the root
+  // say the same thing (no mail) and are reported as a null MX too, never as "no address".
+  if (roots == rrs.size()) {
     out.null_mx = true;
     return out;
   }

@@ -83,11 +83,13 @@ bool MatchesDnsPattern(std::string_view pattern, std::string_view host) {
   // OpenSSL does.
   if (p_labels.size() < 3 || p_labels.size() != h_labels.size()) return false;
   for (size_t i = 1; i < p_labels.size(); ++i) {
-    // Like OpenSSL, a wildcard pattern is only a pattern when every other label is made of
-    // LDH characters ("*.exa_mple.com" matches nothing); this also rejects a second '*'.
+    // Like OpenSSL, a wildcard pattern is only a pattern when every other label is an LDH
+    // label not starting or ending with '-' ("*.exa_mple.com" matches nothing); this also
+    // rejects a second '*'.
     for (char c : p_labels[i]) {
       if (!IsLdhChar(c)) return false;
     }
+    if (p_labels[i].front() == '-' || p_labels[i].back() == '-') return false;
     if (p_labels[i] != h_labels[i]) return false;
   }
   // The wildcard covers exactly one label, and (like OpenSSL) only a label of LDH characters.

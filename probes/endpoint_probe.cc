@@ -47,10 +47,21 @@ asio::awaitable<ReplyRead> ReadReply(Stream& stream, std::string& buffer, const 
       co_return r;
     }
     if (out.state == ParseState::kError) co_return Failed(out.error);
-    char chunk[4096];
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kNoThrow);
-    if (ec) co_return Failed(IoFailure(ec, s));
-    buffer.append(chunk, n);
+    // ParseReply rescans the buffer from its start on every call. A server that trickles
+    // its reply one byte per segment would make that quadratic, so read on without parsing
+    // until a line ends or the unfinished line could break the line-length limit; the
+    // verdict is the same, since ParseReply's reasons do not depend on segmentation.
+    const size_t parse_limit = ReplyLimits().max_line_length + 2;
+    size_t unparsed = 0;
+    for (;;) {
+      char chunk[4096];
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kNoThrow);
+      if (ec) co_return Failed(IoFailure(ec, s));
+      buffer.append(chunk, n);
+      unparsed += n;
+      if (std::string_view(chunk, n).find('\n') != std::string_view::npos) break;
+      if (unparsed > parse_limit) break;
+    }
   }
 }
 

@@ -74,8 +74,9 @@ inline constexpr size_t kStsMaxPolicyBytes = 64 * 1024;
 // naming the line. The rules, in the words of the grammar:
 //   - at most kStsMaxPolicyBytes bytes, not empty; no byte order mark, NUL or other control
 //     character except the tab;
-//   - lines end in LF or CRLF; the last line may lack one; no blank lines (the grammar has
-//     none, and strict parsers such as mox reject them);
+//   - lines end in LF or CRLF; the last line may lack one; blank lines are outside the
+//     grammar but skipped with a note (often a doubled final newline; deployed senders skip
+//     them, so calling the policy invalid would be a false alarm);
 //   - each line is `name:` optional whitespace `value` optional trailing whitespace, with no
 //     whitespace before the name or the ':'; names as in the TXT record, case-sensitive;
 //   - `version: STSv1`, `mode: enforce|testing|none` and `max_age: <1-10 digits>` with a value

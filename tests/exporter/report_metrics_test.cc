@@ -46,6 +46,16 @@ TEST_CASE("hostile names in DNS answers cannot break the exposition", "[report]"
   auto mx = m.Find("mxtls_mx_info");
   REQUIRE(mx.size() == 1);
   CHECK(mx[0].labels.at("mx") == "mx\\xff\\x0a\"}.example.test");
+
+  // Byte sequences shaped like UTF-8 that are not: overlong, surrogate, past U+10FFFF.
+  DomainReport r2 = r;
+  r2.mx_hosts[0].host = std::string("a\xc0\xaf" "b\xed\xa0\x80" "c\xf4\x90\x80\x80" "d\xc3\xa9");
+  std::string text2 = RenderReportMetrics(r2);
+  CHECK(ValidUtf8(text2));
+  testing::ParsedMetrics m2(text2);
+  REQUIRE(m2.Find("mxtls_mx_info").size() == 1);
+  CHECK(m2.Find("mxtls_mx_info")[0].labels.at("mx") ==
+        "a\\xc0\\xafb\\xed\\xa0\\x80c\\xf4\\x90\\x80\\x80d\xc3\xa9");
   // Every sample line parsed back into a name and a value: nothing was split or merged.
   for (const auto& s : m.samples()) CHECK_FALSE(s.name.empty());
 }

@@ -181,3 +181,19 @@ TEST_CASE("a wildcard pattern with a non-LDH label matches nothing", "[dns-names
 
 }  // namespace
 }  // namespace mxtls
+
+namespace mxtls {
+namespace {
+
+// Regression for fuzz/crashes/certificate/wildcard_san_label_{starts,ends}_with_hyphen.der.
+TEST_CASE("a wildcard pattern with a label starting or ending in '-' matches nothing",
+          "[dns-names]") {
+  CHECK_FALSE(MatchesDnsPattern("*.-example.com", "mx1.-example.com"));
+  CHECK_FALSE(MatchesDnsPattern("*.example-.com", "mx1.example-.com"));
+  CHECK_FALSE(MatchesDnsPattern("*.example.com-", "mx1.example.com-"));
+  CHECK(MatchesDnsPattern("*.exa--mple.com", "mx1.exa--mple.com"));
+  CHECK(MatchesDnsPattern("-mx.example.com", "-mx.example.com"));  // no wildcard: literal
+}
+
+}  // namespace
+}  // namespace mxtls

@@ -133,6 +133,14 @@ TEST_CASE("Null MX and a root target mixed with real MX records", "[dns]") {
   CHECK_FALSE(mixed.null_mx);
   CHECK(mixed.null_mx_mixed);
   CHECK(mixed.records == std::vector<MxRecord>{{"mx.mixed.test", 10}});
+  // Several records that all point to the root still mean "no mail" (found by fuzzing).
+  server.AddMx("twonull.test", 0, ".");
+  server.AddMx("twonull.test", 10, ".");
+  MxLookup two =
+      h.Run([&r = h.resolver(), deadline] { return r.LookupMx("twonull.test", deadline); });
+  CHECK(two.status.ok());
+  CHECK(two.null_mx);
+  CHECK(two.records.empty());
 }
 
 TEST_CASE("NXDOMAIN and NODATA", "[dns]") {
