@@ -387,12 +387,14 @@ std::string RenderReportMetrics(const DomainReport& report) {
   }
   // Domain verdicts: would this kind of sender deliver to every endpoint?
   if (!report.endpoints.empty()) {
-    for (const char* sender : {"opportunistic", "mta_sts", "no_sni_strict"}) {
+    static const std::pair<const char*, SenderVerdict EndpointReport::*> kSenders[] = {
+        {"opportunistic", &EndpointReport::opportunistic},
+        {"mta_sts", &EndpointReport::mta_sts},
+        {"no_sni_strict", &EndpointReport::no_sni_strict}};
+    for (const auto& [sender, verdict] : kSenders) {
       bool evaluated = false, all = true;
       for (const auto& e : report.endpoints) {
-        const SenderVerdict& v = std::string(sender) == "opportunistic" ? e.opportunistic
-                                 : std::string(sender) == "mta_sts"     ? e.mta_sts
-                                                                        : e.no_sni_strict;
+        const SenderVerdict& v = e.*verdict;
         if (!v.evaluated) continue;
         evaluated = true;
         all = all && v.delivers;

@@ -22,12 +22,13 @@ bool ValidUtf8(const std::string& s) {
   return true;
 }
 
-TEST_CASE("hostile names in DNS answers cannot break the exposition", "[report]") {
+// A one-MX domain whose only endpoint greets but offers no STARTTLS.
+DomainReport ReportWithoutStartTls(const std::string& mx_name) {
   DomainReport r;
   r.domain = "example.test";
   r.success = true;
   MxHostReport host;
-  host.host = std::string("mx\xff\n\"}.example.test");
+  host.host = mx_name;
   host.preference = 10;
   r.mx_hosts.push_back(host);
   EndpointReport e;
@@ -39,7 +40,13 @@ TEST_CASE("hostile names in DNS answers cannot break the exposition", "[report]"
   e.starttls_offered = false;
   e.failure_stage = "starttls";
   e.failure_reason = "no_starttls";
+  e.verdict_reached = true;
   r.endpoints.push_back(e);
+  return r;
+}
+
+TEST_CASE("hostile names in DNS answers cannot break the exposition", "[report]") {
+  DomainReport r = ReportWithoutStartTls(std::string("mx\xff\n\"}.example.test"));
   std::string text = RenderReportMetrics(r);
   CHECK(ValidUtf8(text));
   testing::ParsedMetrics m(text);
@@ -61,23 +68,7 @@ TEST_CASE("hostile names in DNS answers cannot break the exposition", "[report]"
 }
 
 TEST_CASE("checks that did not run are absent; domain facts are always present", "[report]") {
-  DomainReport r;
-  r.domain = "example.test";
-  r.success = true;
-  MxHostReport host;
-  host.host = "mx.example.test";
-  r.mx_hosts.push_back(host);
-  EndpointReport e;
-  e.mx = host.host;
-  e.address = "192.0.2.1";
-  e.family = "ipv4";
-  e.connected = true;
-  e.greeted = true;
-  e.starttls_offered = false;
-  e.failure_stage = "starttls";
-  e.failure_reason = "no_starttls";
-  e.verdict_reached = true;
-  r.endpoints.push_back(e);
+  DomainReport r = ReportWithoutStartTls("mx.example.test");
   testing::ParsedMetrics m(RenderReportMetrics(r));
   CHECK(m.Value("mxtls_null_mx") == 0);
   CHECK(m.Value("mxtls_implicit_mx") == 0);
