@@ -207,8 +207,8 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
     return m;
   }
   RejectUnknownKeys(node, field,
-                    {"smtp", "timeout", "timeouts", "ip_families", "tls", "mta_sts",
-                     "max_mx_hosts", "max_addresses_per_mx"});
+                    {"smtp", "timeout", "timeouts", "ip_families", "tls", "mta_sts", "dane",
+                     "reverse_dns", "max_mx_hosts", "max_addresses_per_mx"});
   if (const auto smtp = node["smtp"]) {
     std::string f = Join(field, "smtp");
     RejectUnknownKeys(smtp, f, {"port", "ehlo_name"});
@@ -246,7 +246,25 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
   }
   if (const auto tls = node["tls"]) {
     std::string f = Join(field, "tls");
-    RejectUnknownKeys(tls, f, {"ca_file", "no_sni_check", "no_sni_check_interval"});
+    RejectUnknownKeys(tls, f, {"ca_file", "no_sni_check", "no_sni_check_interval",
+                               "version_check", "version_check_interval", "key_type_check",
+                               "key_type_check_interval"});
+    if (tls["version_check"]) {
+      m.tls.version_check = DecodeBool(tls["version_check"], Join(f, "version_check"));
+    }
+    if (tls["version_check_interval"]) {
+      m.tls.version_check_interval =
+          DecodeDuration(tls["version_check_interval"], Join(f, "version_check_interval"),
+                         Duration(0), std::chrono::hours(24 * 7));
+    }
+    if (tls["key_type_check"]) {
+      m.tls.key_type_check = DecodeBool(tls["key_type_check"], Join(f, "key_type_check"));
+    }
+    if (tls["key_type_check_interval"]) {
+      m.tls.key_type_check_interval =
+          DecodeDuration(tls["key_type_check_interval"], Join(f, "key_type_check_interval"),
+                         Duration(0), std::chrono::hours(24 * 7));
+    }
     if (tls["no_sni_check"]) {
       m.tls.no_sni_check = DecodeBool(tls["no_sni_check"], Join(f, "no_sni_check"));
     }
@@ -272,6 +290,18 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
       m.mta_sts.port = static_cast<uint16_t>(DecodeInt(sts["port"], Join(f, "port"), 1, 65535));
     }
   }
+  if (const auto dane = node["dane"]) {
+    std::string f = Join(field, "dane");
+    RejectUnknownKeys(dane, f, {"enabled"});
+    if (dane["enabled"]) m.dane.enabled = DecodeBool(dane["enabled"], Join(f, "enabled"));
+  }
+  if (const auto rdns = node["reverse_dns"]) {
+    std::string f = Join(field, "reverse_dns");
+    RejectUnknownKeys(rdns, f, {"enabled"});
+    if (rdns["enabled"]) {
+      m.reverse_dns.enabled = DecodeBool(rdns["enabled"], Join(f, "enabled"));
+    }
+  }
   if (node["max_mx_hosts"]) {
     m.max_mx_hosts =
         static_cast<int>(DecodeInt(node["max_mx_hosts"], Join(field, "max_mx_hosts"), 1, 100));
@@ -290,7 +320,17 @@ Config Decode(const YAML::Node& root, const std::string& source, const Environme
   RejectUnknownKeys(root, "", {"dns", "modules", "targets", "allow_unlisted_targets"});
 
   if (const auto dns = root["dns"]) {
-    RejectUnknownKeys(dns, "dns", {"resolvers", "timeout", "attempts"});
+    RejectUnknownKeys(dns, "dns", {"resolvers", "timeout", "attempts", "dnssec_check_name"});
+    if (dns["dnssec_check_name"]) {
+      std::string name = NormalizeDomain(DecodeString(dns["dnssec_check_name"],
+                                                      "dns.dnssec_check_name"));
+      if (!name.empty() && !IsValidDomain(name)) {
+        Fail(dns["dnssec_check_name"], "dns.dnssec_check_name",
+             "must be a domain name known to be DNSSEC-signed (\".\" for the root), got \"" +
+                 name + "\"");
+      }
+      c.dns.dnssec_check_name = name.empty() ? "." : name;
+    }
     if (const auto rs = dns["resolvers"]) {
       if (!rs.IsSequence()) Fail(rs, "dns.resolvers", "must be a list of \"ip:port\" strings");
       for (size_t i = 0; i < rs.size(); ++i) {

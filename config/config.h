@@ -37,6 +37,24 @@ struct TlsSettings {
   // for `no_sni_check_interval` (0: every probe) since it changes slowly.
   bool no_sni_check = true;
   Duration no_sni_check_interval{std::chrono::hours(1)};
+  // Which of TLS 1.0, 1.1, 1.2 and 1.3 each endpoint accepts: one short session per version.
+  // It rarely changes and every check is a session the server logs, so it is cached.
+  bool version_check = true;
+  Duration version_check_interval{std::chrono::hours(6)};
+  // Sessions offering only RSA and only ECDSA signature algorithms, to see every certificate a
+  // dual-certificate server (Postfix, Exim) holds. Cached like the no-SNI session.
+  bool key_type_check = true;
+  Duration key_type_check_interval{std::chrono::hours(1)};
+};
+
+// DANE for SMTP (RFC 7672): TLSA records of DNSSEC-secure MX hosts.
+struct DaneSettings {
+  bool enabled = true;
+};
+
+// PTR of every probed address, forward-confirmed (facts only; never alerted on).
+struct ReverseDnsSettings {
+  bool enabled = true;
 };
 
 // MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) checks.
@@ -54,6 +72,8 @@ struct ModuleConfig {
   bool ipv6 = true;
   TlsSettings tls;
   MtaStsSettings mta_sts;
+  DaneSettings dane;
+  ReverseDnsSettings reverse_dns;
   int max_mx_hosts = 10;
   int max_addresses_per_mx = 4;
 };
@@ -71,6 +91,11 @@ struct DnsConfig {
   std::vector<ResolverAddress> resolvers;
   Duration timeout{std::chrono::seconds(2)};  // per attempt
   int attempts = 2;
+  // A name known to be DNSSEC-signed. At start and on reload the exporter asks the resolvers
+  // for it: only a resolver that sets AD there is trusted to validate, and DANE is never shown
+  // as fine through one that does not. "." (the root) is signed and every validating resolver
+  // validates it.
+  std::string dnssec_check_name = ".";
 };
 
 struct TargetConfig {

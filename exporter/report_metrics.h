@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "probes/domain_report.h"
+#include "probes/judgement/domain_report.h"
 
 namespace mxtls {
 

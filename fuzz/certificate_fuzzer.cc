@@ -1,4 +1,4 @@
-// Fuzz target: the certificate judgements of probes/cert_checks.h over certificates parsed
+// Fuzz target: the certificate judgements of probes/judgement/cert_checks.h over certificates parsed
 // from arbitrary DER, i.e. what a TLS server can make the prober look at. The input is one or
 // more DER certificates back to back (the presented chain, leaf first); parsing stops at the
 // first that does not decode, and at 8 certificates.
@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
-#include "probes/cert_checks.h"
+#include "probes/judgement/cert_checks.h"
 
 namespace {
 

@@ -16,8 +16,8 @@ version=${cxx##*-}  # llvm tools of the same version as the compiler
 profdata=$(command -v "llvm-profdata-$version" || command -v llvm-profdata)
 cov=$(command -v "llvm-cov-$version" || command -v llvm-cov)
 targets=(smtp_reply dns_message http_head mta_sts_policy tlsrpt certificate config_yaml)
-sources=(probes/smtp_reply.cc probes/dns_message.cc probes/https_fetch.cc probes/mta_sts.cc
-         probes/tlsrpt.cc probes/txt_record_syntax.cc probes/dns_names.cc probes/cert_checks.cc
+sources=(probes/judgement/smtp_reply.cc probes/judgement/dns_message.cc probes/https_fetch.cc probes/judgement/mta_sts.cc
+         probes/judgement/tlsrpt.cc probes/judgement/txt_record_syntax.cc probes/judgement/dns_names.cc probes/judgement/cert_checks.cc
          config/config.cc)
 
 if [[ ! -f $build/CMakeCache.txt ]]; then

@@ -1,5 +1,5 @@
 // Fuzz target: the DNS wire-format parser and the interpreters that turn one raw answer into
-// MX, A/AAAA and TXT results (probes/dns_message.h). The input is one DNS message, as c-ares
+// MX, A/AAAA and TXT results (probes/judgement/dns_message.h). The input is one DNS message, as c-ares
 // would hand it to the resolver's callback.
 //
 // Checks beyond "no crash":
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
-#include "probes/dns_message.h"
+#include "probes/judgement/dns_message.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Fuzz target: the MTA-STS policy parser and the `_mta-sts` TXT record parser
-// (probes/mta_sts.h), plus the media-type and mx-pattern helpers used on the same bytes.
+// (probes/judgement/mta_sts.h), plus the media-type and mx-pattern helpers used on the same bytes.
 //
 // Input: the policy body as served over HTTPS. The same bytes, split at NUL bytes, are also
 // read as the list of TXT records found at _mta-sts.<domain> (a NUL never occurs in a valid
@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
-#include "probes/dns_names.h"
-#include "probes/mta_sts.h"
+#include "probes/judgement/dns_names.h"
+#include "probes/judgement/mta_sts.h"
 
 namespace {
 

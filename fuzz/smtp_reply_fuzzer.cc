@@ -1,4 +1,4 @@
-// Fuzz target: the SMTP reply parser and the checks built on it (probes/smtp_reply.h).
+// Fuzz target: the SMTP reply parser and the checks built on it (probes/judgement/smtp_reply.h).
 //
 // Input layout: 3 control bytes, then the bytes a server sends.
 //   byte 0     bits 0-1: which ReplyLimits (default, small, tiny, one short line);
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
-#include "probes/smtp_reply.h"
+#include "probes/judgement/smtp_reply.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Fuzz target: the TLS-RPT record parser (probes/tlsrpt.h). The input, split at NUL bytes, is
+// Fuzz target: the TLS-RPT record parser (probes/judgement/tlsrpt.h). The input, split at NUL bytes, is
 // the list of TXT records found at _smtp._tls.<domain> (each one already joined from its
 // character-strings, as InterpretTxtAnswer returns them); the whole input is also checked as
 // one rua URI.
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
-#include "probes/tlsrpt.h"
+#include "probes/judgement/tlsrpt.h"
 
 namespace {
 

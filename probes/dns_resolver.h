@@ -1,6 +1,6 @@
 // An asynchronous DNS stub resolver for the probes: c-ares does the protocol (IDs, retries,
 // server failover, TCP fallback on truncation), an Asio io_context does the waiting, and every
-// lookup is a coroutine with its own deadline. Answers are read by probes/dns_message.h, which
+// lookup is a coroutine with its own deadline. Answers are read by probes/judgement/dns_message.h, which
 // also defines the result types and the fixed reason words of their Status.
 //
 // It behaves like a strict sending MTA's resolver: no search list, SERVFAIL and REFUSED are
@@ -22,7 +22,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
-#include "probes/dns_message.h"
+#include "probes/judgement/dns_message.h"
 
 namespace mxtls {
 

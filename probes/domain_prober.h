@@ -7,7 +7,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "probes/domain_report.h"
+#include "probes/judgement/domain_report.h"
 
 namespace mxtls {
 

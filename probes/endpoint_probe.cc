@@ -7,7 +7,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/write.hpp>
 
-#include "probes/smtp_reply.h"
+#include "probes/judgement/smtp_reply.h"
 #include "probes/socket_watchdog.h"
 #include "probes/tls_client_context.h"
 

@@ -13,8 +13,8 @@
 
 #include "common/clock.h"
 #include "config/config.h"
-#include "probes/domain_report.h"
-#include "probes/probe_log.h"
+#include "probes/judgement/domain_report.h"
+#include "probes/judgement/probe_log.h"
 
 namespace mxtls {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "probes/domain_report.h"
+#include "probes/judgement/domain_report.h"
 
 namespace mxtls {
 

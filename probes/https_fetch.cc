@@ -10,7 +10,7 @@
 #include <cctype>
 
 #include "probes/endpoint_probe.h"
-#include "probes/smtp_reply.h"
+#include "probes/judgement/smtp_reply.h"
 #include "probes/socket_watchdog.h"
 #include "probes/tls_client_context.h"
 

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "probes/domain_report.h"
-#include "probes/probe_log.h"
+#include "probes/judgement/domain_report.h"
+#include "probes/judgement/probe_log.h"
 
 namespace mxtls {
 

@@ -2,8 +2,8 @@
 
 #include "probes/dns_resolver.h"
 #include "probes/https_fetch.h"
-#include "probes/mta_sts.h"
-#include "probes/tlsrpt.h"
+#include "probes/judgement/mta_sts.h"
+#include "probes/judgement/tlsrpt.h"
 
 namespace mxtls {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "common/clock.h"
-#include "probes/domain_report.h"
+#include "probes/judgement/domain_report.h"
 #include "probes/fact_cache.h"
-#include "probes/probe_log.h"
+#include "probes/judgement/probe_log.h"
 
 namespace mxtls {
 

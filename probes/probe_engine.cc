@@ -18,7 +18,7 @@
 #include "probes/endpoint_probe.h"
 #include "probes/tls_client_context.h"
 #include "probes/policy_probe.h"
-#include "probes/verdicts.h"
+#include "probes/judgement/verdicts.h"
 
 namespace mxtls {
 

@@ -3,7 +3,7 @@
 // loopback port, with per-name fault injection (RCODEs, silence, delay, forced truncation)
 // and per-(name, type, transport) query counters for assertions.
 //
-// The wire encoding here is written independently of probes/dns_message.cc, so a bug on one
+// The wire encoding here is written independently of probes/judgement/dns_message.cc, so a bug on one
 // side is not mirrored on the other.
 #pragma once
 

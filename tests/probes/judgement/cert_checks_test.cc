@@ -1,4 +1,4 @@
-#include "probes/cert_checks.h"
+#include "probes/judgement/cert_checks.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>

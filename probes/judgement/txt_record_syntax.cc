@@ -1,8 +1,8 @@
-#include "probes/txt_record_syntax.h"
+#include "probes/judgement/txt_record_syntax.h"
 
 #include <algorithm>
 
-#include "probes/smtp_reply.h"
+#include "probes/judgement/smtp_reply.h"
 
 namespace mxtls {
 namespace {

@@ -1,4 +1,4 @@
-#include "probes/cert_checks.h"
+#include "probes/judgement/cert_checks.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "common/openssl_util.h"
-#include "probes/dns_names.h"
+#include "probes/judgement/dns_names.h"
 
 namespace mxtls {
 namespace {

@@ -1,4 +1,4 @@
-#include "probes/tlsrpt.h"
+#include "probes/judgement/tlsrpt.h"
 
 #include <catch2/catch.hpp>
 #include <string>

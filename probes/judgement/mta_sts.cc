@@ -1,12 +1,12 @@
-#include "probes/mta_sts.h"
+#include "probes/judgement/mta_sts.h"
 
 #include <algorithm>
 #include <charconv>
 #include <set>
 #include <utility>
 
-#include "probes/dns_names.h"
-#include "probes/txt_record_syntax.h"
+#include "probes/judgement/dns_names.h"
+#include "probes/judgement/txt_record_syntax.h"
 
 namespace mxtls {
 namespace {

@@ -1,4 +1,4 @@
-#include "probes/smtp_reply.h"
+#include "probes/judgement/smtp_reply.h"
 
 #include <string>
 #include <utility>

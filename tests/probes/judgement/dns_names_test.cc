@@ -1,10 +1,10 @@
-#include "probes/dns_names.h"
+#include "probes/judgement/dns_names.h"
 
 #include <catch2/catch.hpp>
 #include <string>
 #include <string_view>
 
-#include "probes/cert_checks.h"
+#include "probes/judgement/cert_checks.h"
 #include "tests/support/cert_factory.h"
 
 namespace mxtls {

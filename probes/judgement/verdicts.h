@@ -4,7 +4,7 @@
 // whether all its addresses present the same certificate. Pure: no network, no clock.
 #pragma once
 
-#include "probes/domain_report.h"
+#include "probes/judgement/domain_report.h"
 
 namespace mxtls {
 

@@ -1,4 +1,4 @@
-#include "probes/dns_message.h"
+#include "probes/judgement/dns_message.h"
 
 #include <catch2/catch.hpp>
 #include <cstdint>

@@ -1,11 +1,11 @@
-#include "probes/tlsrpt.h"
+#include "probes/judgement/tlsrpt.h"
 
 #include <algorithm>
 #include <string_view>
 #include <utility>
 
-#include "probes/dns_names.h"
-#include "probes/txt_record_syntax.h"
+#include "probes/judgement/dns_names.h"
+#include "probes/judgement/txt_record_syntax.h"
 
 namespace mxtls {
 namespace {

@@ -1,4 +1,4 @@
-#include "probes/probe_log.h"
+#include "probes/judgement/probe_log.h"
 
 #include <cstdio>
 

@@ -1,4 +1,4 @@
-#include "probes/dns_names.h"
+#include "probes/judgement/dns_names.h"
 
 #include <vector>
 

@@ -1,4 +1,4 @@
-#include "probes/mta_sts.h"
+#include "probes/judgement/mta_sts.h"
 
 #include <catch2/catch.hpp>
 #include <string>

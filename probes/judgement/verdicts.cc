@@ -1,8 +1,8 @@
-#include "probes/verdicts.h"
+#include "probes/judgement/verdicts.h"
 
 #include <set>
 
-#include "probes/dns_names.h"
+#include "probes/judgement/dns_names.h"
 
 namespace mxtls {
 namespace {
