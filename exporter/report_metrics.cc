@@ -9,6 +9,10 @@
 #include <cstdio>
 #include <optional>
 
+#include "probes/judgement/certificate_report.h"
+#include "probes/judgement/dane.h"
+#include "probes/judgement/dnssec.h"
+
 namespace mxtls {
 namespace {
 
@@ -262,13 +266,149 @@ void WriteMtaSts(Writer& w, const DomainReport& report) {
         rpt.valid ? 1 : 0);
 }
 
+// 1 accepted, 0 refused; nothing when the version session gave no verdict.
+std::optional<double> VersionSupportedValue(VersionOutcome outcome) {
+  if (outcome == VersionOutcome::kAccepted) return 1;
+  if (outcome == VersionOutcome::kRefused) return 0;
+  return std::nullopt;
+}
+
+void WriteDnssec(Writer& w, Labels labels, DnssecStatus status) {
+  w.Set("mxtls_dnssec_status",
+        "DNSSEC status (value 1) as the validating resolver reports it: secure, insecure, bogus "
+        "(signatures fail: validating senders cannot resolve), unknown (resolver not "
+        "validating, or the lookup failed). Without mx: the MX lookup; with mx: the host's "
+        "address lookups.",
+        With(std::move(labels), "status", DnssecStatusWord(status)), 1);
+}
+
+void WriteDaneHost(Writer& w, const MxHostReport& host) {
+  const DaneHostReport& d = host.dane;
+  Labels mx{{"mx", host.host}};
+  if (!d.lookup_error.empty()) {
+    w.Set("mxtls_dane_tlsa_lookup_failure_info",
+          "The TLSA lookup of the MX host failed while its addresses are DNSSEC-secure (value "
+          "1): DANE senders defer (RFC 7672 §2.1.1).",
+          With(mx, "reason", d.lookup_error), 1);
+    return;
+  }
+  if (!d.looked_up || d.tlsa_dnssec != DnssecStatus::kSecure) return;
+  w.Set("mxtls_dane_tlsa_records",
+        "Usable TLSA records of the MX host (DANE-TA or DANE-EE, known selector and matching "
+        "type) in its DNSSEC-secure TLSA RRset.",
+        mx, d.usable_records);
+  w.Set("mxtls_dane_tlsa_unusable_records",
+        "TLSA records of the MX host that SMTP senders cannot use (PKIX usages 0/1, unknown "
+        "parameters): with only these, DANE senders require TLS but authenticate nothing.",
+        mx, static_cast<double>(d.records.size()) - d.usable_records);
+}
+
+void WriteDaneEndpoint(Writer& w, const Labels& ep, const MxHostReport* host,
+                       const DaneEndpointReport& d) {
+  if (!d.evaluated) return;
+  w.Set("mxtls_dane_verdict_info",
+        "The DANE judgement of the endpoint as a fixed word (value 1): ok, no_match, "
+        "stale_digest, name_mismatch, expired, ta_not_presented, chain, only_unusable, "
+        "tlsa_lookup_failed, no_starttls, handshake.",
+        With(ep, "reason", d.reason), 1);
+  if (host == nullptr || host->dane.usable_records == 0 || d.reason == "tlsa_lookup_failed") {
+    return;
+  }
+  w.Set("mxtls_dane_match",
+        "1 when DANE senders authenticate every certificate the endpoint presents through a "
+        "usable TLSA record (RFC 7672), digest agility applied.",
+        ep, d.authenticated ? 1 : 0);
+  w.Set("mxtls_dane_next_key_published",
+        "1 when a usable TLSA record matches no certificate the endpoint presents while the "
+        "endpoint is authenticated: a pre-published next key (RFC 7671 §8).",
+        ep, d.next_key_published ? 1 : 0);
+  for (const auto& r : d.records) {
+    if (r.record_index >= host->dane.records.size()) continue;
+    w.Set("mxtls_dane_record_match",
+          "1 when this TLSA record, judged on its own, matches the certificate the endpoint "
+          "presents to a DANE sender.",
+          With(ep, "record", DescribeTlsaRecord(host->dane.records[r.record_index])),
+          r.matches ? 1 : 0);
+  }
+}
+
+void WriteHeldCertificates(Writer& w, const Labels& ep, const EndpointReport& e) {
+  for (const auto& h : e.held_certs) {
+    const CertFacts& leaf = h.cert.leaf();
+    Labels fp = With(ep, "fingerprint_sha256", leaf.fingerprint_sha256);
+    w.Set("mxtls_cert_held_info",
+          "A distinct certificate the endpoint holds (value 1): with SNI, without, or to "
+          "clients offering only RSA or only ECDSA signature algorithms (seen_by).",
+          With(With(With(With(fp, "subject", leaf.subject), "issuer", leaf.issuer), "key_type",
+                    leaf.key_type),
+               "seen_by", SeenByLabel(h)),
+          1);
+    w.Set("mxtls_cert_held_not_after_timestamp_seconds",
+          "Expiry time of a certificate the endpoint holds.", fp,
+          static_cast<double>(leaf.not_after));
+    w.Set("mxtls_cert_held_days_to_expiry",
+          "Days until a certificate the endpoint holds expires; negative once expired.", fp,
+          h.cert.days_to_expiry);
+    w.Set("mxtls_cert_held_verified",
+          "1 when the chain presented with a certificate the endpoint holds verifies.", fp,
+          h.cert.chain.verified ? 1 : 0);
+    w.Set("mxtls_cert_held_san_match",
+          "1 when a certificate the endpoint holds matches the MX host name.", fp,
+          h.cert.name_match == NameMatch::kMatch ? 1 : 0);
+  }
+}
+
+void WriteEndpointExtras(Writer& w, const Labels& ep, const EndpointReport& e) {
+  if (e.tls_versions) {
+    for (const auto& v : e.tls_versions->versions) {
+      std::optional<double> value = VersionSupportedValue(v.outcome);
+      if (!value) continue;
+      w.Set("mxtls_tls_version_supported",
+            "1 when the endpoint completes a handshake at exactly this TLS version, 0 when it "
+            "refuses it; absent when unknown (our client cannot offer it, or no answer).",
+            With(ep, "version", v.version), *value);
+    }
+    w.Set("mxtls_tls_version_check_age_seconds",
+          "Age of the TLS version observation of the endpoint (it is cached).", ep,
+          e.tls_versions->age_seconds);
+  }
+  for (const auto& k : e.key_type_sessions) {
+    w.Set("mxtls_key_type_handshake_success",
+          "1 when a handshake offering only this family of signature algorithms (rsa, ecdsa) "
+          "succeeded.",
+          With(ep, "key_type", k.key_type), k.handshake_ok ? 1 : 0);
+  }
+  WriteHeldCertificates(w, ep, e);
+  if (e.reverse_dns.checked) {
+    const ReverseDnsReport& r = e.reverse_dns;
+    w.Set("mxtls_ptr_match", "1 when a PTR name of the address equals the MX host name.", ep,
+          r.matches_mx ? 1 : 0);
+    w.Set("mxtls_fcrdns_valid",
+          "1 when a PTR name of the address resolves back to the same address "
+          "(forward-confirmed reverse DNS).",
+          ep, r.forward_confirmed ? 1 : 0);
+    for (const auto& name : r.ptr_names) {
+      w.Set("mxtls_ptr_info", "A PTR name of the address (value 1).", With(ep, "ptr", name), 1);
+    }
+  }
+  if (!e.greeting_host.empty()) {
+    w.Set("mxtls_smtp_greeting_info",
+          "The host name the endpoint's 220 greeting announces (value 1).",
+          With(ep, "host", e.greeting_host), 1);
+  }
+  w.Set("mxtls_endpoint_smtp_sessions",
+        "SMTP sessions this probe opened to the endpoint (cached observations not counted).", ep,
+        e.sessions_opened);
+}
+
 void WriteVerdict(Writer& w, const Labels& ep, const char* sender, const SenderVerdict& v) {
   if (!v.evaluated) return;
   Labels l = With(ep, "sender", sender);
   w.Set("mxtls_sender_delivers",
         "Whether a kind of sending MTA would deliver to the endpoint: opportunistic (encrypts "
         "when it can), mta_sts (applies the domain's policy in its mode), no_sni_strict "
-        "(sends no SNI, verifies chain and name).",
+        "(sends no SNI, verifies chain and name), dane (DANE where TLSA applies, else "
+        "MTA-STS), modern and legacy (opportunistic on today's and old TLS stacks).",
         l, v.delivers ? 1 : 0);
   if (!v.reason.empty()) {
     w.Set("mxtls_sender_verdict_info",
@@ -295,6 +435,7 @@ std::string RenderReportMetrics(const DomainReport& report) {
           {{"reason", report.failure_reason}}, 1);
   }
   if (report.mta_sts.checked) WriteMtaSts(w, report);
+  WriteDnssec(w, {}, report.mx_dnssec);
   // Domain-level facts: always present.
   w.Set("mxtls_null_mx", "1 when the domain publishes a null MX (RFC 7505): it accepts no mail.",
         {}, report.null_mx ? 1 : 0);
@@ -332,6 +473,8 @@ std::string RenderReportMetrics(const DomainReport& report) {
             "1 when every address of the MX host presents the same leaf certificate.",
             {{"mx", host.host}}, *host.cert_consistent ? 1 : 0);
     }
+    if (!host.host.empty()) WriteDnssec(w, {{"mx", host.host}}, host.address_dnssec);
+    WriteDaneHost(w, host);
     if (!host.ipv4_error.empty()) {
       w.Set("mxtls_mx_address_lookup_failure_info",
             "An address lookup of the MX host failed (value 1), with the reason.",
@@ -380,6 +523,18 @@ std::string RenderReportMetrics(const DomainReport& report) {
     WriteVerdict(w, ep, "opportunistic", e.opportunistic);
     WriteVerdict(w, ep, "mta_sts", e.mta_sts);
     WriteVerdict(w, ep, "no_sni_strict", e.no_sni_strict);
+    WriteVerdict(w, ep, "dane", e.dane);
+    WriteVerdict(w, ep, "modern", e.modern);
+    WriteVerdict(w, ep, "legacy", e.legacy);
+    const MxHostReport* host = nullptr;
+    for (const auto& h : report.mx_hosts) {
+      if (h.host == e.mx) host = &h;
+    }
+    WriteDaneEndpoint(w, ep, host, e.dane_check);
+    WriteEndpointExtras(w, ep, e);
+    for (const auto& h : e.held_certs) {
+      min_days = min_days ? std::min(*min_days, h.cert.days_to_expiry) : h.cert.days_to_expiry;
+    }
     for (const auto& [phase, seconds] : e.phase_seconds) {
       w.Set("mxtls_phase_duration_seconds", "Duration of each probe phase, in seconds.",
             With(ep, "phase", phase), seconds);
@@ -390,7 +545,10 @@ std::string RenderReportMetrics(const DomainReport& report) {
     static const std::pair<const char*, SenderVerdict EndpointReport::*> kSenders[] = {
         {"opportunistic", &EndpointReport::opportunistic},
         {"mta_sts", &EndpointReport::mta_sts},
-        {"no_sni_strict", &EndpointReport::no_sni_strict}};
+        {"no_sni_strict", &EndpointReport::no_sni_strict},
+        {"dane", &EndpointReport::dane},
+        {"modern", &EndpointReport::modern},
+        {"legacy", &EndpointReport::legacy}};
     for (const auto& [sender, verdict] : kSenders) {
       bool evaluated = false, all = true;
       for (const auto& e : report.endpoints) {
@@ -419,7 +577,7 @@ std::string RenderReportMetrics(const DomainReport& report) {
   }
   if (min_days) {
     w.Set("mxtls_domain_cert_days_to_expiry_min",
-          "The smallest days-to-expiry of any leaf certificate of any endpoint of the domain.",
+          "The smallest days-to-expiry of any certificate any endpoint of the domain holds.",
           {}, *min_days);
   }
   return w.Serialize();

@@ -111,6 +111,13 @@ SelfMetrics::SelfMetrics(const ConfigStore* store)
                     .Help("Domain probes currently running.")
                     .Register(*registry_)
                     .Add({});
+  // Registered now, set once the check ran: a gauge that reads 0 before any check would page.
+  resolver_validating_ = &prometheus::BuildGauge()
+                              .Name("mxtls_exporter_dnssec_resolver_validating")
+                              .Help("1 when the configured resolvers validate DNSSEC (they set "
+                                    "AD for dns.dnssec_check_name); checked at start and on "
+                                    "reload. Without it no DANE result is shown as fine.")
+                              .Register(*registry_);
   probes_total_ = &prometheus::BuildCounter()
                        .Name("mxtls_exporter_probes_total")
                        .Help("Domain probes run, by module and result (success or failure).")
@@ -138,6 +145,10 @@ void SelfMetrics::ProbeFinished(const std::string& module, bool success, double 
 
 void SelfMetrics::HttpRequest(const std::string& handler, int status) {
   http_requests_->Add({{"handler", handler}, {"code", std::to_string(status)}}).Increment();
+}
+
+void SelfMetrics::SetResolverValidating(bool validates) {
+  resolver_validating_->Add({}).Set(validates ? 1 : 0);
 }
 
 std::string SelfMetrics::Render() {

@@ -23,6 +23,8 @@ class SelfMetrics {
   void ProbeStarted();
   void ProbeFinished(const std::string& module, bool success, double seconds);
   void HttpRequest(const std::string& handler, int status);
+  // The result of the DNSSEC validation check of the configured resolvers (start, reload).
+  void SetResolverValidating(bool validates);
 
   // The exposition text for /metrics.
   std::string Render();
@@ -33,6 +35,7 @@ class SelfMetrics {
   prometheus::Gauge* reload_ok_;
   prometheus::Gauge* reload_ts_;
   prometheus::Gauge* in_flight_;
+  prometheus::Family<prometheus::Gauge>* resolver_validating_;
   prometheus::Family<prometheus::Counter>* probes_total_;
   prometheus::Family<prometheus::Histogram>* probe_duration_;
   prometheus::Family<prometheus::Counter>* http_requests_;

@@ -7,6 +7,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/write.hpp>
 
+#include "probes/judgement/certificate_report.h"
 #include "probes/judgement/smtp_reply.h"
 #include "probes/socket_watchdog.h"
 #include "probes/tls_client_context.h"
@@ -85,18 +86,6 @@ asio::awaitable<void> Quit(Stream& stream, std::string& buffer, SocketWatchdog& 
 }
 
 }  // namespace
-
-CertificateReport JudgeCertificate(const std::vector<X509*>& presented, X509_STORE* trust,
-                                   const std::string& name, WallTime now) {
-  CertificateReport c;
-  for (X509* cert : presented) c.presented.push_back(DescribeCertificate(cert));
-  c.chain = JudgeChain(presented, trust, now);
-  c.checked_name = name;
-  c.name_match = MatchCertificateName(presented.front(), name);
-  c.judged_at = ToUnixSeconds(now);
-  c.days_to_expiry = DaysToExpiry(c.presented.front().not_after, now);
-  return c;
-}
 
 asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv env) {
   EndpointReport r;

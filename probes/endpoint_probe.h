@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "config/config.h"
+#include "probes/judgement/certificate_report.h"
 #include "probes/judgement/domain_report.h"
 #include "probes/judgement/probe_log.h"
 
@@ -42,10 +43,5 @@ struct EndpointEnv {
 // Completes by spec.deadline (plus scheduling slack): one timer closes the socket when the
 // current phase's time is up.
 asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv env);
-
-// Judges a captured chain (leaf first) for `name` at `now`. Pure; used by the endpoint
-// probe and by tests.
-CertificateReport JudgeCertificate(const std::vector<X509*>& presented, X509_STORE* trust,
-                                   const std::string& name, WallTime now);
 
 }  // namespace mxtls

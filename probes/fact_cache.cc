@@ -24,16 +24,42 @@ void FactCache::Insert(Lru<V>& lru, const std::string& key, V value) {
   }
 }
 
-std::optional<FactCache::NoSniFact> FactCache::GetNoSni(const std::string& key,
-                                                        std::chrono::milliseconds max_age) {
+template <typename V>
+std::optional<V> FactCache::GetFresh(Lru<V>& lru, const std::string& key,
+                                     std::chrono::milliseconds max_age) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = no_sni_.map.find(key);
-  if (it == no_sni_.map.end()) return std::nullopt;
+  auto it = lru.map.find(key);
+  if (it == lru.map.end()) return std::nullopt;
   if (std::chrono::steady_clock::now() - it->second.first.checked_at >= max_age) {
     return std::nullopt;
   }
-  Touch(no_sni_, key);
+  Touch(lru, key);
   return it->second.first;
+}
+
+std::optional<FactCache::NoSniFact> FactCache::GetNoSni(const std::string& key,
+                                                        std::chrono::milliseconds max_age) {
+  return GetFresh(no_sni_, key, max_age);
+}
+
+std::optional<FactCache::VersionsFact> FactCache::GetVersions(const std::string& key,
+                                                              std::chrono::milliseconds max_age) {
+  return GetFresh(versions_, key, max_age);
+}
+
+void FactCache::PutVersions(const std::string& key, VersionsFact fact) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Insert(versions_, key, std::move(fact));
+}
+
+std::optional<FactCache::KeyTypeFact> FactCache::GetKeyType(const std::string& key,
+                                                            std::chrono::milliseconds max_age) {
+  return GetFresh(key_types_, key, max_age);
+}
+
+void FactCache::PutKeyType(const std::string& key, KeyTypeFact fact) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Insert(key_types_, key, std::move(fact));
 }
 
 void FactCache::PutNoSni(const std::string& key, NoSniFact fact) {
@@ -56,7 +82,8 @@ bool FactCache::PolicyChangedWithoutNewId(const std::string& domain, const std::
 
 size_t FactCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return no_sni_.map.size() + policies_.map.size();
+  return no_sni_.map.size() + versions_.map.size() + key_types_.map.size() +
+         policies_.map.size();
 }
 
 }  // namespace mxtls

@@ -1,5 +1,6 @@
-// Facts the engine remembers between probes: the no-SNI session of each endpoint (it changes
-// slowly, so a scrape normally opens only one SMTP session per endpoint), and the first
+// Facts the engine remembers between probes: the slow-changing sessions of each endpoint (the
+// no-SNI session, the TLS version sessions and the key-type sessions), so that a scrape
+// normally opens only one SMTP session per endpoint, and the first
 // MTA-STS policy seen under each policy id (a policy that changes while its id does not is
 // never re-fetched by senders that cached the old one).
 #pragma once
@@ -31,6 +32,25 @@ class FactCache {
   std::optional<NoSniFact> GetNoSni(const std::string& key, std::chrono::milliseconds max_age);
   void PutNoSni(const std::string& key, NoSniFact fact);
 
+  // The TLS versions an endpoint accepts (one session per version).
+  struct VersionsFact {
+    std::chrono::steady_clock::time_point checked_at;
+    TlsVersionsReport versions;
+  };
+  std::optional<VersionsFact> GetVersions(const std::string& key,
+                                          std::chrono::milliseconds max_age);
+  void PutVersions(const std::string& key, VersionsFact fact);
+
+  // A session offering only RSA or only ECDSA signature algorithms, with the chain it saw.
+  struct KeyTypeFact {
+    std::chrono::steady_clock::time_point checked_at;
+    KeyTypeSession session;
+    std::shared_ptr<const std::vector<X509Ptr>> chain;  // null when no certificate was seen
+  };
+  // `key` names the endpoint and the key type.
+  std::optional<KeyTypeFact> GetKeyType(const std::string& key, std::chrono::milliseconds max_age);
+  void PutKeyType(const std::string& key, KeyTypeFact fact);
+
   // Records that `domain` published a policy with `id` whose content has `fingerprint`.
   // Returns true when a different content was seen first under the same id: the policy
   // changed without its id being bumped.
@@ -49,10 +69,15 @@ class FactCache {
   void Touch(Lru<V>& lru, const std::string& key);
   template <typename V>
   void Insert(Lru<V>& lru, const std::string& key, V value);
+  // The entry for `key` if it was checked less than `max_age` ago (V has `checked_at`).
+  template <typename V>
+  std::optional<V> GetFresh(Lru<V>& lru, const std::string& key, std::chrono::milliseconds max_age);
 
   const size_t max_entries_;
   mutable std::mutex mu_;
   Lru<NoSniFact> no_sni_;
+  Lru<VersionsFact> versions_;
+  Lru<KeyTypeFact> key_types_;
   // domain -> (id, fingerprint of the first content seen with that id)
   Lru<std::pair<std::string, std::string>> policies_;
 };

@@ -1,6 +1,8 @@
 #include "probes/judgement/verdicts.h"
 
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "probes/judgement/dns_names.h"
 
@@ -64,6 +66,122 @@ SenderVerdict MtaStsEnforcing(const EndpointReport& e, bool covered) {
   return JudgeStrictly(*e.cert);
 }
 
+bool Accepted(const TlsVersionsReport& v, std::string_view version) {
+  for (const auto& s : v.versions) {
+    if (s.version == version) return s.outcome == VersionOutcome::kAccepted;
+  }
+  return false;
+}
+
+bool Refused(const TlsVersionsReport& v, std::string_view version) {
+  for (const auto& s : v.versions) {
+    if (s.version == version) return s.outcome == VersionOutcome::kRefused;
+  }
+  return false;
+}
+
+// Whether a client limited to TLS 1.2 and 1.3 can agree on a version with the endpoint:
+// from the version sessions when they answered for both, else from the main session, whose
+// client offers every version so that it negotiates the server's highest one. nullopt when
+// neither tells (no handshake ever completed).
+std::optional<bool> AcceptsTls12OrNewer(const EndpointReport& e) {
+  if (e.tls_versions) {
+    const TlsVersionsReport& v = *e.tls_versions;
+    if (Accepted(v, "TLSv1.2") || Accepted(v, "TLSv1.3")) return true;
+    if (Refused(v, "TLSv1.2") && Refused(v, "TLSv1.3")) return false;
+  }
+  if (e.handshake_ok.value_or(false) && !e.tls_version.empty()) {
+    return e.tls_version == "TLSv1.2" || e.tls_version == "TLSv1.3";
+  }
+  return std::nullopt;
+}
+
+// The same for a client offering TLS 1.0 up to 1.3.
+std::optional<bool> AcceptsTls10OrNewer(const EndpointReport& e) {
+  if (e.handshake_ok.value_or(false)) return true;  // our client offered TLS 1.0+ too
+  if (e.tls_versions) {
+    const TlsVersionsReport& v = *e.tls_versions;
+    bool any_accepted = false, all_refused = true;
+    for (const auto& s : v.versions) {
+      any_accepted = any_accepted || s.outcome == VersionOutcome::kAccepted;
+      all_refused = all_refused && s.outcome == VersionOutcome::kRefused;
+    }
+    if (any_accepted) return true;
+    if (all_refused && !v.versions.empty()) return false;
+  }
+  return std::nullopt;
+}
+
+// OpenSSL security levels refuse the server's key below a size (SSL_CTX_set_security_level):
+// level 1 wants 1024-bit RSA/DSA and 160-bit EC keys, level 2 2048 and 224 bits.
+bool KeyMeetsSecurityLevel(const CertFacts& leaf, int level) {
+  const bool ec = leaf.key_type == "EC";
+  const bool rsa_like = leaf.key_type == "RSA" || leaf.key_type == "RSA-PSS" || leaf.key_type == "DSA";
+  if (level >= 2) {
+    if (rsa_like) return leaf.key_bits >= 2048;
+    if (ec) return leaf.key_bits >= 224;
+    return true;
+  }
+  if (rsa_like) return leaf.key_bits >= 1024;
+  if (ec) return leaf.key_bits >= 160;
+  return true;
+}
+
+// An opportunistic sender with a given TLS stack: it encrypts when it can agree with the
+// server, and otherwise delivers in clear text (RFC 7435), naming why in the caveat.
+SenderVerdict OpportunisticWithStack(const EndpointReport& e, std::optional<bool> can_negotiate,
+                                     const CertificateReport* leaf_seen, int security_level,
+                                     const char* version_caveat) {
+  if (auto failed = SmtpStageFailure(e)) return *failed;
+  if (!*e.starttls_offered) return Deliver("plaintext");
+  if (can_negotiate.has_value() && !*can_negotiate) return Deliver(version_caveat);
+  if (leaf_seen != nullptr && !KeyMeetsSecurityLevel(leaf_seen->leaf(), security_level)) {
+    return Deliver("plaintext_weak_key");
+  }
+  if (!e.handshake_ok.value_or(false)) return Deliver("plaintext");
+  return Deliver();
+}
+
+SenderVerdict Modern(const EndpointReport& e) {
+  return OpportunisticWithStack(e, AcceptsTls12OrNewer(e), e.cert ? &*e.cert : nullptr, 2,
+                                "plaintext_no_tls12");
+}
+
+SenderVerdict Legacy(const EndpointReport& e) {
+  // It sends no SNI, so it is shown the no-SNI certificate when that was checked.
+  const CertificateReport* leaf = e.cert ? &*e.cert : nullptr;
+  if (e.no_sni && e.no_sni->cert) leaf = &*e.no_sni->cert;
+  return OpportunisticWithStack(e, AcceptsTls10OrNewer(e), leaf, 1, "plaintext_no_common_version");
+}
+
+// A DANE sender (RFC 7672), which also applies MTA-STS where DANE does not apply (RFC 8461
+// §2) and validates DNSSEC. `mta_sts` is the endpoint's verdict for an MTA-STS sender.
+SenderVerdict Dane(const EndpointReport& e, const MxHostReport* host, DnssecStatus mx_dnssec,
+                   const SenderVerdict& mta_sts) {
+  // A validating resolver answers SERVFAIL for bogus data: the sender cannot even find the
+  // MX or its addresses, and defers.
+  if (mx_dnssec == DnssecStatus::kBogus) return Refuse("dnssec_bogus");
+  if (host == nullptr) return mta_sts;
+  if (host->address_dnssec == DnssecStatus::kBogus) return Refuse("dnssec_bogus");
+  if (host->address_dnssec == DnssecStatus::kSecure && !host->dane.lookup_error.empty()) {
+    return Refuse("tlsa_lookup_failed");  // RFC 7672 §2.1.1: the sender defers
+  }
+  if (!host->dane.applies()) return mta_sts;
+  if (auto failed = SmtpStageFailure(e)) return *failed;
+  if (!*e.starttls_offered) return Refuse("no_starttls");
+  if (AcceptsTls12OrNewer(e) == std::optional<bool>(false)) return Refuse("no_tls12");
+  if (!e.handshake_ok.value_or(false) || !e.cert) {
+    return Refuse(e.failure_reason == "starttls_refused" || e.failure_reason == "starttls_injection"
+                      ? e.failure_reason
+                      : "handshake");
+  }
+  // Only unusable records: TLS is mandatory, but nothing is authenticated (RFC 7672 §2.2).
+  if (host->dane.usable_records == 0) return Deliver("unauthenticated_tls");
+  if (!e.dane_check.evaluated) return Refuse("handshake");
+  if (e.dane_check.authenticated) return Deliver();
+  return Refuse(e.dane_check.reason.empty() ? "no_match" : e.dane_check.reason);
+}
+
 SenderVerdict NoSniStrict(const EndpointReport& e) {
   if (auto failed = SmtpStageFailure(e)) return *failed;
   if (!*e.starttls_offered) return Refuse("no_starttls");
@@ -115,6 +233,13 @@ void ComputeVerdicts(DomainReport& report) {
       e.mta_sts = Opportunistic(e);
     }
     e.no_sni_strict = NoSniStrict(e);
+    e.modern = Modern(e);
+    e.legacy = Legacy(e);
+    const MxHostReport* host = nullptr;
+    for (const auto& h : report.mx_hosts) {
+      if (h.host == e.mx) host = &h;
+    }
+    e.dane = Dane(e, host, report.mx_dnssec, e.mta_sts);
   }
 }
 

@@ -1,0 +1,56 @@
+#include "probes/judgement/certificate_report.h"
+
+#include <algorithm>
+
+namespace mxtls {
+
+CertificateReport JudgeCertificate(const std::vector<X509*>& presented, X509_STORE* trust,
+                                   const std::string& name, WallTime now) {
+  CertificateReport c;
+  for (X509* cert : presented) c.presented.push_back(DescribeCertificate(cert));
+  c.chain = JudgeChain(presented, trust, now);
+  c.checked_name = name;
+  c.name_match = MatchCertificateName(presented.front(), name);
+  c.judged_at = ToUnixSeconds(now);
+  c.days_to_expiry = DaysToExpiry(c.presented.front().not_after, now);
+  return c;
+}
+
+std::vector<X509*> ChainPointers(const std::vector<X509Ptr>& chain) {
+  std::vector<X509*> out;
+  out.reserve(chain.size());
+  for (const auto& c : chain) out.push_back(c.get());
+  return out;
+}
+
+void AddHeldCertificate(std::vector<HeldCertificate>& held, const std::string& seen_by,
+                        const std::shared_ptr<const std::vector<X509Ptr>>& chain,
+                        X509_STORE* trust, const std::string& name, WallTime now) {
+  if (!chain || chain->empty()) return;
+  // Identity is the leaf's fingerprint: the same leaf sent with a different intermediate is
+  // still one certificate to renew (the chain verdict of the first session is kept).
+  std::string fingerprint = DescribeCertificate(chain->front().get()).fingerprint_sha256;
+  for (auto& h : held) {
+    if (h.cert.leaf().fingerprint_sha256 != fingerprint) continue;
+    if (std::find(h.seen_by.begin(), h.seen_by.end(), seen_by) == h.seen_by.end()) {
+      h.seen_by.push_back(seen_by);
+    }
+    return;
+  }
+  HeldCertificate h;
+  h.seen_by.push_back(seen_by);
+  h.cert = JudgeCertificate(ChainPointers(*chain), trust, name, now);
+  h.chain = chain;
+  held.push_back(std::move(h));
+  std::stable_sort(held.begin(), held.end(), [](const HeldCertificate& a, const HeldCertificate& b) {
+    return a.cert.leaf().not_after < b.cert.leaf().not_after;
+  });
+}
+
+std::string SeenByLabel(const HeldCertificate& held) {
+  std::string out;
+  for (const auto& s : held.seen_by) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+}  // namespace mxtls
