@@ -34,6 +34,19 @@ pager|alertname=MxTlsCertificateNameMismatch severity=critical mta_sts_mode=enfo
 oncall|alertname=MxTlsCertificateNameMismatch severity=warning mta_sts_mode=testing instance=a.example mx=mx.a.example
 mailbox|alertname=MxTlsCertificateNameMismatch severity=info mta_sts_mode=none instance=a.example mx=mx.a.example
 oncall|alertname=MxTlsMtaStsPolicyUnusable severity=warning instance=a.example reason=sts-webpki-invalid
+# DNSSEC, DANE and TLS versions: by severity; MxTlsNoModernTls as graded by required_by.
+pager|alertname=MxTlsDaneMismatch severity=critical instance=a.example mx=mx.a.example
+pager|alertname=MxTlsDaneTlsaLookupFailing severity=critical instance=a.example mx=mx.a.example reason=servfail
+pager|alertname=MxTlsDnssecBogus severity=critical instance=a.example
+pager|alertname=MxTlsDnssecBogus severity=critical instance=a.example mx=mx.a.example
+mailbox|alertname=MxTlsDaneOnlyUnusableRecords severity=info instance=a.example mx=mx.a.example
+pager|alertname=MxTlsNoModernTls severity=critical required_by=dane instance=a.example mx=mx.a.example
+pager|alertname=MxTlsNoModernTls severity=critical required_by=mta_sts instance=a.example mx=mx.a.example
+oncall|alertname=MxTlsNoModernTls severity=warning required_by=none instance=a.example mx=mx.a.example
+mailbox|alertname=MxTlsTls13Only severity=info instance=a.example mx=mx.a.example
+oncall|alertname=MxTlsResolverNotValidating severity=warning job=mxtls_exporter instance=exporter:10465
+# An expired certificate that only RSA senders see: the expiry route, per fingerprint.
+pager|alertname=MxTlsCertificateExpired severity=critical fingerprint_sha256=rsa instance=a.example mx=mx.a.example
 # Everything else by severity.
 pager|alertname=MxTlsExporterDown severity=critical
 oncall|alertname=MxTlsChainIncomplete severity=warning instance=a.example mx=mx.a.example
