@@ -78,7 +78,12 @@ bool AssociationMatches(const TlsaRecord& record, X509* cert) {
   }
 }
 
-bool SelfIssued(X509* cert) { return X509_check_issued(cert, cert) == X509_V_OK; }
+// Self-issued in the RFC 5280 sense: subject and issuer names are equal. Not
+// X509_check_issued, which also demands keyCertSign and so rejects a self-signed server
+// certificate whose key usage is digitalSignature only.
+bool SelfIssued(X509* cert) {
+  return X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0;
+}
 
 // DANE-TA outcomes from best to worst: when several presented certificates match a record,
 // the one that got furthest decides.

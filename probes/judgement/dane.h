@@ -83,8 +83,9 @@ struct DaneReferenceNames {
 //  - DANE-TA(2): the record must match a certificate (Cert(0)) or public key (SPKI(1)) the
 //    server sent above the leaf, or the leaf itself when it is self-issued (RFC 7672 §3.1.2:
 //    senders have no TA the server does not send). The path from the leaf to that anchor
-//    must then verify at `now` (signatures, validity, TLS server purpose; nothing but the
-//    matched certificate is trusted) and the leaf must carry one of `names` (RFC 6125 DNS-ID,
+//    must then verify at `now` (signatures, validity of every certificate on it including the
+//    matched TA, TLS server purpose; nothing but the matched certificate is trusted, as with
+//    OpenSSL's own DANE) and the leaf must carry one of `names` (RFC 6125 DNS-ID,
 //    no partial wildcards; the subject CN only when there is no DNS-ID at all). reason:
 //      "match";
 //      "name_mismatch"    the path verifies but the leaf names neither reference name;
