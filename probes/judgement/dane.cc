@@ -147,7 +147,8 @@ std::string JudgeDaneTa(const TlsaRecord& record, const std::vector<X509*>& chai
     if (!AssociationMatches(record, candidate)) continue;
     any_candidate_matched = true;
     std::string outcome = VerifyToAnchor(chain, candidate, now);
-    if (outcome == "ok") outcome = LeafCarriesName(chain.front(), names) ? "match" : "name_mismatch";
+    if (outcome == "ok")
+      outcome = LeafCarriesName(chain.front(), names) ? "match" : "name_mismatch";
     if (TaFailureRank(outcome) < TaFailureRank(best)) best = std::move(outcome);
     if (best == "match") break;
   }
@@ -183,9 +184,8 @@ Result<TlsaRecord> ParseTlsaRdata(std::span<const uint8_t> rdata) {
   record.matching_type = rdata[2];
   record.data.assign(rdata.begin() + 3, rdata.end());
   if (!HasWellFormedData(record)) {
-    return Status::Error("malformed", "TLSA matching type " +
-                                          std::to_string(record.matching_type) + " with " +
-                                          std::to_string(record.data.size()) +
+    return Status::Error("malformed", "TLSA matching type " + std::to_string(record.matching_type) +
+                                          " with " + std::to_string(record.data.size()) +
                                           " bytes of association data");
   }
   return record;
@@ -205,8 +205,7 @@ bool HasWellFormedData(const TlsaRecord& record) {
 }
 
 bool IsUsableForSmtp(const TlsaRecord& record) {
-  const bool usage_ok =
-      record.usage == kTlsaUsageDaneTa || record.usage == kTlsaUsageDaneEe;
+  const bool usage_ok = record.usage == kTlsaUsageDaneTa || record.usage == kTlsaUsageDaneEe;
   const bool selector_ok =
       record.selector == kTlsaSelectorCert || record.selector == kTlsaSelectorSpki;
   const bool mtype_ok = record.matching_type == kTlsaMatchFull ||

@@ -37,8 +37,7 @@ std::vector<X509*> Chain(std::initializer_list<const TestCert*> certs) {
 // EVP_PKEY/i2d_PUBKEY rather than X509_PUBKEY.
 std::vector<uint8_t> Selected(X509* cert, uint8_t selector) {
   unsigned char* der = nullptr;
-  const int len =
-      selector == 0 ? i2d_X509(cert, &der) : i2d_PUBKEY(X509_get0_pubkey(cert), &der);
+  const int len = selector == 0 ? i2d_X509(cert, &der) : i2d_PUBKEY(X509_get0_pubkey(cert), &der);
   REQUIRE(len > 0);
   std::vector<uint8_t> out(der, der + len);
   OPENSSL_free(der);
@@ -156,7 +155,7 @@ TEST_CASE("only DANE-TA and DANE-EE with known selector and matching type are us
       {3, 1, 1, 32, true},  {3, 0, 1, 32, true},  {3, 1, 2, 64, true},
       {3, 1, 0, 91, true},  {2, 0, 1, 32, true},  {2, 1, 2, 64, true},
       {2, 0, 0, 400, true}, {0, 0, 1, 32, false},  // PKIX-TA: RFC 7672 §3.1.3
-      {1, 1, 1, 32, false},                         // PKIX-EE
+      {1, 1, 1, 32, false},                        // PKIX-EE
       {4, 1, 1, 32, false}, {3, 2, 1, 32, false}, {3, 1, 3, 32, false},
       {3, 1, 1, 31, false},  // built by hand with a wrong length: malformed
       {3, 1, 0, 0, false},
@@ -219,8 +218,7 @@ TEST_CASE("every usage, selector and matching type, matching and not matching", 
         CHECK(with_good.reason == (usable ? "ok" : "only_unusable"));
         CHECK_FALSE(with_good.next_key_published);
 
-        const DaneEndpointReport with_bad =
-            JudgeDaneEndpoint(SecureHost({bad}), kMx, {chain}, now);
+        const DaneEndpointReport with_bad = JudgeDaneEndpoint(SecureHost({bad}), kMx, {chain}, now);
         CHECK(with_bad.evaluated);
         CHECK_FALSE(with_bad.authenticated);
         CHECK(with_bad.reason == (usable ? "no_match" : "only_unusable"));
@@ -243,10 +241,12 @@ TEST_CASE("digest agility supersedes weaker digests per usage and selector only"
       {"two sha256", {{3, 1, 1, d32}, {3, 1, 1, d32}}, {false, false}},
       {"other selector", {{3, 0, 1, d32}, {3, 1, 2, d64}}, {false, false}},
       {"other usage", {{2, 1, 1, d32}, {3, 1, 2, d64}}, {false, false}},
-      {"full stays beside sha512", {{3, 1, 0, full}, {3, 1, 1, d32}, {3, 1, 2, d64}},
+      {"full stays beside sha512",
+       {{3, 1, 0, full}, {3, 1, 1, d32}, {3, 1, 2, d64}},
        {false, true, false}},
       {"full supersedes nothing", {{3, 1, 0, full}, {3, 1, 1, d32}}, {false, false}},
-      {"unusable sha512 supersedes nothing", {{1, 1, 1, d32}, {1, 1, 2, d64}, {3, 1, 1, d32}},
+      {"unusable sha512 supersedes nothing",
+       {{1, 1, 1, d32}, {1, 1, 2, d64}, {3, 1, 1, d32}},
        {false, false, false}},
       {"malformed sha512 supersedes nothing", {{3, 1, 1, d32}, {3, 1, 2, d32}}, {false, false}},
   };
@@ -399,10 +399,10 @@ TEST_CASE("DANE-TA needs the TA in the chain, a valid path and the right name", 
   const std::vector<Case> cases = {
       {"TA certificate presented", Tlsa(2, 0, 1, inter), Chain({&good, &inter}), now, "match"},
       {"TA key presented", Tlsa(2, 1, 1, inter), Chain({&good, &inter}), now, "match"},
-      {"root as TA, presented", Tlsa(2, 0, 2, pki.root()),
-       Chain({&good, &inter, &pki.root()}), now, "match"},
-      {"root as TA, full key", Tlsa(2, 1, 0, pki.root()),
-       Chain({&good, &inter, &pki.root()}), now, "match"},
+      {"root as TA, presented", Tlsa(2, 0, 2, pki.root()), Chain({&good, &inter, &pki.root()}), now,
+       "match"},
+      {"root as TA, full key", Tlsa(2, 1, 0, pki.root()), Chain({&good, &inter, &pki.root()}), now,
+       "match"},
       {"intermediate TA while root also sent", Tlsa(2, 0, 1, inter),
        Chain({&good, &inter, &pki.root()}), now, "match"},
       {"name is the TLSA base domain", Tlsa(2, 0, 1, inter), Chain({&base_only, &inter}), now,
@@ -424,12 +424,12 @@ TEST_CASE("DANE-TA needs the TA in the chain, a valid path and the right name", 
       {"leaf not yet valid", Tlsa(2, 0, 1, inter), Chain({&not_yet, &inter}), now, "expired"},
       {"injected clock past the leaf's expiry", Tlsa(2, 0, 1, inter), Chain({&good, &inter}),
        now + 200 * kDay, "expired"},
-      {"expiry beats the name", Tlsa(2, 0, 1, inter), Chain({&misnamed, &inter}),
-       now + 200 * kDay, "expired"},
+      {"expiry beats the name", Tlsa(2, 0, 1, inter), Chain({&misnamed, &inter}), now + 200 * kDay,
+       "expired"},
       // The matched TA is on the verified path, so its own validity counts too.
       {"expired TA", Tlsa(2, 1, 1, old_ca), Chain({&under_old_ca, &old_ca}), now, "expired"},
-      {"TA presented but did not issue the leaf", Tlsa(2, 0, 1, inter),
-       Chain({&foreign, &inter}), now, "chain"},
+      {"TA presented but did not issue the leaf", Tlsa(2, 0, 1, inter), Chain({&foreign, &inter}),
+       now, "chain"},
       {"complete chain of another CA", Tlsa(2, 0, 1, inter),
        Chain({&foreign, &other.intermediate(), &other.root()}), now, "no_match"},
   };
@@ -475,8 +475,8 @@ TEST_CASE("the MX name is a reference identifier besides the TLSA base domain", 
     CHECK(report.authenticated);
   }
   // Neither name: the MX host name as published is not "mx.example.org".
-  const DaneEndpointReport report = JudgeDaneEndpoint(
-      host, "mx.example.org", {Chain({&mx_named, &pki.intermediate()})}, now);
+  const DaneEndpointReport report =
+      JudgeDaneEndpoint(host, "mx.example.org", {Chain({&mx_named, &pki.intermediate()})}, now);
   CHECK_FALSE(report.authenticated);
   CHECK(report.reason == "name_mismatch");
 }
@@ -538,8 +538,8 @@ TEST_CASE("every certificate the endpoint holds must be authenticated", "[dane]"
     CHECK(report.reason == "no_match");
     CHECK(Reasons(report) == std::vector<std::string>{"match"});  // the "sni" chain first
 
-    const DaneEndpointReport both = JudgeDaneEndpoint(
-        SecureHost({Tlsa(3, 1, 1, rsa), Tlsa(3, 1, 1, ec)}), kMx, held, now);
+    const DaneEndpointReport both =
+        JudgeDaneEndpoint(SecureHost({Tlsa(3, 1, 1, rsa), Tlsa(3, 1, 1, ec)}), kMx, held, now);
     CHECK(both.authenticated);
     CHECK(Reasons(both) == std::vector<std::string>{"no_match", "match"});
   }
@@ -598,8 +598,8 @@ TEST_CASE("only unusable records require TLS but authenticate nothing", "[dane]"
   CHECK_FALSE(report.next_key_published);
 
   // One usable record among unusable ones decides.
-  const DaneEndpointReport mixed = JudgeDaneEndpoint(
-      SecureHost({Tlsa(1, 1, 1, leaf), Tlsa(3, 1, 1, leaf)}), kMx, {chain}, now);
+  const DaneEndpointReport mixed =
+      JudgeDaneEndpoint(SecureHost({Tlsa(1, 1, 1, leaf), Tlsa(3, 1, 1, leaf)}), kMx, {chain}, now);
   CHECK(mixed.authenticated);
   CHECK_FALSE(mixed.next_key_published);  // unusable records are never a next key
 }
@@ -650,10 +650,10 @@ TEST_CASE("the endpoint reason is the nearest miss over the records", "[dane]") 
   TestPki other("nearest other");
   const TestCert misnamed = pki.Leaf({"mail.example.org"});
   const std::vector<X509*> chain = Chain({&misnamed, &pki.intermediate()});
-  const DaneEndpointReport report = JudgeDaneEndpoint(
-      SecureHost({Tlsa(3, 1, 1, other.Leaf({kMx})), Tlsa(2, 0, 1, other.root()),
-                  Tlsa(2, 0, 1, pki.intermediate())}),
-      kMx, {chain}, now);
+  const DaneEndpointReport report =
+      JudgeDaneEndpoint(SecureHost({Tlsa(3, 1, 1, other.Leaf({kMx})), Tlsa(2, 0, 1, other.root()),
+                                    Tlsa(2, 0, 1, pki.intermediate())}),
+                        kMx, {chain}, now);
   CHECK_FALSE(report.authenticated);
   CHECK(report.reason == "name_mismatch");
   CHECK(Reasons(report) ==
