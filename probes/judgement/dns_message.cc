@@ -319,6 +319,7 @@ Status StatusForRcode(int rcode, std::string_view what) {
 MxLookup InterpretMxAnswer(std::string_view qname, const RawLookup& raw) {
   MxLookup out;
   out.rcode = raw.rcode;
+  out.authentic_data = raw.authentic_data;
   out.status = raw.status;
   if (!raw.status.ok() && raw.answer.empty()) return out;
   ReadAnswer read = ReadChain(qname, kDnsTypeMx, raw);
@@ -353,6 +354,7 @@ MxLookup InterpretMxAnswer(std::string_view qname, const RawLookup& raw) {
 AddressLookup InterpretAddressAnswer(std::string_view qname, uint16_t qtype, const RawLookup& raw) {
   AddressLookup out;
   out.rcode = raw.rcode;
+  out.authentic_data = raw.authentic_data;
   out.status = raw.status;
   if (!raw.status.ok() && raw.answer.empty()) return out;
   ReadAnswer read = ReadChain(qname, qtype, raw);
@@ -387,6 +389,7 @@ AddressLookup InterpretAddressAnswer(std::string_view qname, uint16_t qtype, con
 TxtLookup InterpretTxtAnswer(std::string_view qname, const RawLookup& raw) {
   TxtLookup out;
   out.rcode = raw.rcode;
+  out.authentic_data = raw.authentic_data;
   out.status = raw.status;
   if (!raw.status.ok() && raw.answer.empty()) return out;
   ReadAnswer read = ReadChain(qname, kDnsTypeTxt, raw);
@@ -412,6 +415,28 @@ TxtLookup InterpretTxtAnswer(std::string_view qname, const RawLookup& raw) {
     out.records.push_back(std::move(joined));
   }
   if (out.records.empty()) out.status = NoData(qname, kDnsTypeTxt, read.chain);
+  return out;
+}
+
+TlsaLookup InterpretTlsaAnswer(std::string_view qname, const RawLookup& raw) {
+  TlsaLookup out;
+  out.rcode = raw.rcode;
+  out.authentic_data = raw.authentic_data;
+  out.status = raw.status;
+  if (!raw.status.ok() && raw.answer.empty()) return out;
+  ReadAnswer read = ReadChain(qname, kDnsTypeTlsa, raw);
+  if (!read.status.ok()) {
+    if (raw.status.ok()) out.status = read.status;
+    return out;
+  }
+  // The CNAME facts are kept for NXDOMAIN and NODATA too: RFC 7672 §2.2.2 looks at the
+  // alias's target.
+  out.canonical_name = read.chain.canonical_name;
+  out.cname_chain = read.chain.aliases;
+  out.is_cname = !out.cname_chain.empty();
+  if (!raw.status.ok()) return out;
+  for (const DnsRecord& rr : read.chain.records) out.rdata.push_back(rr.rdata);
+  if (out.rdata.empty()) out.status = NoData(qname, kDnsTypeTlsa, read.chain);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // DNS answers as plain values: a strict wire-format parser (RFC 1035) and the pure functions
-// that turn one raw answer into the lookup results the resolver hands out (MX, A/AAAA, TXT).
+// that turn one raw answer into the lookup results the resolver hands out (MX, A/AAAA, TXT,
+// TLSA; PTR is in probes/judgement/reverse_dns.h).
 // Nothing here touches a socket, so every rule below is table-tested on hand-built packets.
 // The transport (c-ares driven by Asio) lives in probes/dns_resolver.h.
 //
@@ -147,6 +148,7 @@ struct MxLookup {
   bool null_mx_mixed = false;
   std::vector<MxRecord> records;  // sorted by preference, then host; duplicates removed
   int rcode = -1;
+  bool authentic_data = false;  // the answer's AD bit (see RawLookup)
 };
 
 struct AddressLookup {
@@ -156,6 +158,7 @@ struct AddressLookup {
   std::vector<std::string> cname_chain;  // aliases followed, starting with the queried name
   bool is_cname = false;                 // the queried name is an alias
   int rcode = -1;
+  bool authentic_data = false;           // the answer's AD bit (see RawLookup)
 };
 
 struct TxtLookup {
@@ -165,6 +168,22 @@ struct TxtLookup {
   // Raw bytes: not necessarily valid UTF-8.
   std::vector<std::string> records;
   int rcode = -1;
+  bool authentic_data = false;  // the answer's AD bit (see RawLookup)
+};
+
+// TLSA (RFC 6698) for a "_25._tcp.<host>" name. The records are handed out as raw RDATA: the
+// DANE judgement (probes/judgement/dane.h) reads usage, selector, matching type and data, and
+// decides what a malformed record (RDATA under 3 bytes) means; nothing here rejects one.
+struct TlsaLookup {
+  Status status;
+  // RDATA of each TLSA record at `canonical_name`, in answer order, as on the wire.
+  std::vector<std::vector<uint8_t>> rdata;
+  // RFC 7672 §2.2.2: when the TLSA name is an alias, the records found at its target count.
+  std::string canonical_name;            // final name after CNAMEs (the queried name if none)
+  std::vector<std::string> cname_chain;  // aliases followed, starting with the queried name
+  bool is_cname = false;
+  int rcode = -1;
+  bool authentic_data = false;  // the answer's AD bit (see RawLookup)
 };
 
 // Maps an RCODE to the status rules above ("nodata" excepted).
@@ -176,5 +195,6 @@ MxLookup InterpretMxAnswer(std::string_view qname, const RawLookup& raw);
 // `qtype` is kDnsTypeA or kDnsTypeAaaa.
 AddressLookup InterpretAddressAnswer(std::string_view qname, uint16_t qtype, const RawLookup& raw);
 TxtLookup InterpretTxtAnswer(std::string_view qname, const RawLookup& raw);
+TlsaLookup InterpretTlsaAnswer(std::string_view qname, const RawLookup& raw);
 
 }  // namespace mxtls

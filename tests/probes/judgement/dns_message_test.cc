@@ -473,5 +473,93 @@ TEST_CASE("InterpretTxtAnswer", "[dns]") {
   }
 }
 
+TEST_CASE("InterpretTlsaAnswer", "[dns][tlsa]") {
+  const std::string name = "_25._tcp.mx.example.com";
+  Bytes digest(32, 0xab);
+  Bytes rr1 = Bytes{3, 1, 1} + digest;
+  Bytes rr2 = Bytes{2, 0, 2} + Bytes(64, 0xcd);
+  SECTION("records as raw RDATA in answer order, AD passed on") {
+    Bytes wire = Header(1, 2, 0, 0, 0, /*ad=*/true) + Question(name, kDnsTypeTlsa) +
+                 Rr(Ptr(12), kDnsTypeTlsa, rr1) + Rr(Ptr(12), kDnsTypeTlsa, rr2);
+    RawLookup raw = Raw(wire);
+    raw.authentic_data = true;
+    TlsaLookup t = InterpretTlsaAnswer(name, raw);
+    CHECK(t.status.ok());
+    CHECK(t.rcode == 0);
+    CHECK(t.authentic_data);
+    CHECK(t.rdata == std::vector<Bytes>{rr1, rr2});
+    CHECK(t.canonical_name == name);
+    CHECK_FALSE(t.is_cname);
+  }
+  SECTION("records behind a CNAME are those of the target") {
+    Bytes wire = Header(1, 3) + Question(name, kDnsTypeTlsa) +
+                 Rr(Ptr(12), kDnsTypeCname, Name("_25._tcp.pool.hoster.net")) +
+                 Rr(Name("_25._tcp.pool.hoster.net"), kDnsTypeTlsa, rr1) +
+                 Rr(Name("_25._tcp.elsewhere.net"), kDnsTypeTlsa, rr2);  // not on the chain
+    TlsaLookup t = InterpretTlsaAnswer(name, Raw(wire));
+    CHECK(t.status.ok());
+    CHECK(t.is_cname);
+    CHECK(t.canonical_name == "_25._tcp.pool.hoster.net");
+    CHECK(t.cname_chain == std::vector<std::string>{name});
+    CHECK(t.rdata == std::vector<Bytes>{rr1});
+  }
+  SECTION("RDATA under 3 bytes is handed out as it is") {
+    Bytes wire = Header(1, 2) + Question(name, kDnsTypeTlsa) + Rr(Ptr(12), kDnsTypeTlsa, {3, 1}) +
+                 Rr(Ptr(12), kDnsTypeTlsa, {});
+    TlsaLookup t = InterpretTlsaAnswer(name, Raw(wire));
+    CHECK(t.status.ok());
+    CHECK(t.rdata == std::vector<Bytes>{{3, 1}, {}});
+  }
+  SECTION("RDATA running past the message is rejected") {
+    Bytes wire = Header(1, 1) + Question(name, kDnsTypeTlsa) + Ptr(12) + U16(kDnsTypeTlsa) +
+                 U16(1) + U32(300) + U16(35) + Bytes{3, 1, 1} + Bytes(10, 0xab);
+    TlsaLookup t = InterpretTlsaAnswer(name, Raw(wire));
+    CHECK(t.status.reason() == "dns_error");
+    CHECK_THAT(t.status.message(), Catch::Contains("RDATA runs past the end"));
+    CHECK(t.rdata.empty());
+  }
+  SECTION("every truncation of a TLSA answer is rejected, never read in part") {
+    Bytes wire = Header(1, 2) + Question(name, kDnsTypeTlsa) + Rr(Ptr(12), kDnsTypeTlsa, rr1) +
+                 Rr(Ptr(12), kDnsTypeTlsa, rr2);
+    for (size_t n = 0; n < wire.size(); ++n) {
+      TlsaLookup t = InterpretTlsaAnswer(name, Raw(Bytes(wire.begin(), wire.begin() + n)));
+      INFO("length " << n);
+      CHECK_FALSE(t.status.ok());
+      CHECK(t.rdata.empty());
+    }
+  }
+  SECTION("NODATA and NXDOMAIN") {
+    Bytes nodata = Header(1, 0) + Question(name, kDnsTypeTlsa);
+    CHECK(InterpretTlsaAnswer(name, Raw(nodata)).status.reason() == "nodata");
+    Bytes nx = Header(1, 1, 0, 0, 3) + Question(name, kDnsTypeTlsa) +
+               Rr(Ptr(12), kDnsTypeCname, Name("_25._tcp.gone.hoster.net"));
+    TlsaLookup t = InterpretTlsaAnswer(name, Raw(nx));
+    CHECK(t.status.reason() == "nxdomain");
+    CHECK(t.canonical_name == "_25._tcp.gone.hoster.net");
+    CHECK(t.rcode == 3);
+  }
+  SECTION("SERVFAIL and transport failures pass through") {
+    Bytes servfail = Header(1, 0, 0, 0, 2) + Question(name, kDnsTypeTlsa);
+    CHECK(InterpretTlsaAnswer(name, Raw(servfail)).status.reason() == "servfail");
+    RawLookup timeout;
+    timeout.status = Status::Error("timeout", "x: no answer");
+    TlsaLookup t = InterpretTlsaAnswer(name, timeout);
+    CHECK(t.status.reason() == "timeout");
+    CHECK(t.rcode == -1);
+  }
+}
+
+TEST_CASE("Typed lookups carry the AD bit", "[dns]") {
+  Bytes wire = Header(1, 1, 0, 0, 0, true) + Question("example.com", kDnsTypeMx) +
+               Rr(Ptr(12), kDnsTypeMx, Mx(10, Name("mx.example.com")));
+  RawLookup raw = Raw(wire);
+  CHECK_FALSE(InterpretMxAnswer("example.com", raw).authentic_data);
+  raw.authentic_data = true;
+  CHECK(InterpretMxAnswer("example.com", raw).authentic_data);
+  CHECK(InterpretAddressAnswer("example.com", kDnsTypeA, raw).authentic_data);
+  CHECK(InterpretTxtAnswer("example.com", raw).authentic_data);
+  CHECK(InterpretTlsaAnswer("example.com", raw).authentic_data);
+}
+
 }  // namespace
 }  // namespace mxtls
