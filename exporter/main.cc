@@ -78,11 +78,32 @@ int RealMain(int argc, char** argv) {
     log::Error("cannot start the probe engine", {{"err", engine.status().message()}});
     return 1;
   }
-  ProbeEndpoint probe(&store, engine.value().get(), &metrics, flags.timeout_offset_seconds);
-  HttpFront front(&store, &probe, &metrics, [&store] { return store.Reload(); });
+  // Only resolvers that validate DNSSEC are believed about it: check at start (in the
+  // background, so that an unreachable resolver does not delay serving) and after every
+  // good reload, and say so on /metrics and in the log.
+  ProbeEngine* probe_engine = engine.value().get();
+  auto check_dnssec = [&store, &metrics, probe_engine] {
+    std::shared_ptr<const config::Config> config = store.Current();
+    ValidationCheck check = probe_engine->CheckResolverValidation(config->dns);
+    metrics.SetResolverValidating(check.validates);
+    if (check.validates) {
+      log::Info("resolvers validate DNSSEC", {{"check", check.message}});
+    } else {
+      log::Warn("resolvers do not validate DNSSEC: DANE is not judged", {{"check", check.message}});
+    }
+  };
+  auto reload = [&store, &check_dnssec] {
+    Status status = store.Reload();
+    if (status.ok()) check_dnssec();
+    return status;
+  };
+  std::thread first_dnssec_check(check_dnssec);
+  ProbeEndpoint probe(&store, probe_engine, &metrics, flags.timeout_offset_seconds);
+  HttpFront front(&store, &probe, &metrics, reload);
   Status started = front.Start({flags.listen_addresses, flags.handler_threads});
   if (!started.ok()) {
     log::Error("cannot start HTTP server", {{"err", started.message()}});
+    first_dnssec_check.join();
     return 1;
   }
 
@@ -91,7 +112,7 @@ int RealMain(int argc, char** argv) {
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
       log::Info("reloading config on SIGHUP");
-      store.Reload();
+      reload();
       continue;
     }
     log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
@@ -99,6 +120,7 @@ int RealMain(int argc, char** argv) {
   }
   front.Stop();
   front.Wait();
+  first_dnssec_check.join();
   log::Info("stopped");
   return 0;
 }

@@ -18,9 +18,19 @@
 #include "probes/endpoint_probe.h"
 #include "probes/tls_client_context.h"
 #include "probes/policy_probe.h"
+#include "probes/judgement/certificate_report.h"
+#include "probes/judgement/dane.h"
+#include "probes/judgement/dnssec.h"
+#include "probes/judgement/reverse_dns.h"
 #include "probes/judgement/verdicts.h"
 
 namespace mxtls {
+
+std::string ProbeEngine::ResolverKey(const config::DnsConfig& dns) {
+  std::string key = std::to_string(dns.timeout.count()) + "/" + std::to_string(dns.attempts);
+  for (const auto& r : dns.resolvers) key += "/" + r.ToString();
+  return key;
+}
 
 struct ProbeEngine::Loop {
   asio::io_context ctx{1};
@@ -31,8 +41,7 @@ struct ProbeEngine::Loop {
   std::map<std::string, std::unique_ptr<DnsResolver>> resolvers;
 
   DnsResolver* ResolverFor(const config::DnsConfig& dns, std::string* error) {
-    std::string key = std::to_string(dns.timeout.count()) + "/" + std::to_string(dns.attempts);
-    for (const auto& r : dns.resolvers) key += "/" + r.ToString();
+    std::string key = ResolverKey(dns);
     auto it = resolvers.find(key);
     if (it != resolvers.end()) return it->second.get();
     auto created = DnsResolver::Create(ctx, dns);
@@ -82,8 +91,15 @@ struct DomainJob {
   SharedX509Store trust;
   const Clock* clock = nullptr;
   FactCache* cache = nullptr;
+  ProbeEngine* engine = nullptr;
   DomainReport report;
   double address_dns_seconds = 0;
+  // Whether the resolvers validate DNSSEC (ProbeEngine::CheckResolverValidation).
+  bool resolver_validates = false;
+  // DNSSEC status of each address lookup, by MX host index.
+  std::map<size_t, std::vector<DnssecStatus>> address_dnssec;
+  // Reverse DNS by "mx|address".
+  std::map<std::string, ReverseDnsReport> reverse_dns;
   // No-SNI sessions by NoSniKey, with the time they were observed.
   std::map<std::string, std::pair<EndpointReport, std::chrono::steady_clock::time_point>>
       no_sni_sessions;
@@ -200,6 +216,62 @@ void AttachNoSni(DomainJob& job) {
   }
 }
 
+void AttachReverseDns(DomainJob& job) {
+  for (auto& e : job.report.endpoints) {
+    auto it = job.reverse_dns.find(e.mx + "|" + e.address);
+    if (it != job.reverse_dns.end()) e.reverse_dns = it->second;
+  }
+}
+
+// Every distinct certificate each endpoint showed to any session, judged now (cached
+// sessions may be old; expiry must be exact at every probe).
+void CollectHeldCertificates(DomainJob& job) {
+  const WallTime now = job.clock->Now();
+  X509_STORE* trust = job.trust.get();
+  for (auto& e : job.report.endpoints) {
+    e.held_certs.clear();
+    AddHeldCertificate(e.held_certs, "sni", e.chain, trust, e.mx, now);
+    EndpointSpec spec;
+    spec.mx = e.mx;
+    spec.address = e.address;
+    spec.port = job.task.module->smtp.port;
+    auto no_sni = job.no_sni_sessions.find(NoSniKey(spec));
+    if (no_sni != job.no_sni_sessions.end()) {
+      AddHeldCertificate(e.held_certs, "no_sni", no_sni->second.first.chain, trust, e.mx, now);
+    }
+  }
+}
+
+// DANE as DANE senders see each endpoint: they send SNI, so the no-SNI certificate is not
+// theirs to judge; every certificate shown with SNI is.
+void JudgeDane(DomainJob& job) {
+  const WallTime now = job.clock->Now();
+  for (auto& e : job.report.endpoints) {
+    const MxHostReport* host = nullptr;
+    for (const auto& h : job.report.mx_hosts) {
+      if (h.host == e.mx) host = &h;
+    }
+    if (host == nullptr || (!host->dane.applies() && host->dane.lookup_error.empty())) continue;
+    std::vector<HeldCertificate> with_sni;
+    for (const auto& held : e.held_certs) {
+      bool shown_with_sni = false;
+      for (const auto& s : held.seen_by) shown_with_sni = shown_with_sni || s != "no_sni";
+      if (shown_with_sni) with_sni.push_back(held);
+    }
+    e.dane_check = JudgeDaneEndpoint(host->dane, e.mx, with_sni, now);
+    if (e.dane_check.evaluated || !host->dane.applies()) continue;
+    // No certificate to judge: the SMTP dialogue says why DANE senders fail here. An endpoint
+    // that never answered gives no DANE verdict at all.
+    if (e.starttls_offered == std::optional<bool>(false)) {
+      e.dane_check.evaluated = true;
+      e.dane_check.reason = "no_starttls";
+    } else if (e.starttls_offered.value_or(false) && e.verdict_reached) {
+      e.dane_check.evaluated = true;
+      e.dane_check.reason = "handshake";
+    }
+  }
+}
+
 // Resolves one family of one MX host and records the addresses (capped) on the report.
 asio::awaitable<void> ResolveFamily(std::shared_ptr<DomainJob> job, size_t host_index,
                                     bool ipv6) {
@@ -207,13 +279,19 @@ asio::awaitable<void> ResolveFamily(std::shared_ptr<DomainJob> job, size_t host_
   std::string name = job->report.mx_hosts[host_index].host;
   // Two statements, not `ipv6 ? co_await ... : co_await ...`: GCC 12 destroys the result of
   // a co_await inside a conditional expression twice.
-  AddressLookup found;
+  DnssecLookup<AddressLookup> lookup;
   if (ipv6) {
-    found = co_await job->dns->LookupAAAA(name, job->task.deadline);
+    lookup = co_await job->dns->LookupAAAADnssec(name, job->task.deadline, job->resolver_validates);
   } else {
-    found = co_await job->dns->LookupA(name, job->task.deadline);
+    lookup = co_await job->dns->LookupADnssec(name, job->task.deadline, job->resolver_validates);
   }
   job->address_dns_seconds = std::max(job->address_dns_seconds, SecondsSince(start));
+  job->address_dnssec[host_index].push_back(lookup.dnssec);
+  if (lookup.dnssec == DnssecStatus::kBogus) {
+    Log(*job, std::string(ipv6 ? "AAAA " : "A ") + name +
+                  ": DNSSEC bogus (SERVFAIL from the validating resolver; answered with CD set)");
+  }
+  AddressLookup& found = lookup.answer;
   MxHostReport& host = job->report.mx_hosts[host_index];
   const char* rr = ipv6 ? "AAAA" : "A";
   if (!found.status.ok()) {
@@ -243,6 +321,100 @@ asio::awaitable<void> ResolveFamily(std::shared_ptr<DomainJob> job, size_t host_
                 (found.is_cname ? " (via CNAME to " + found.canonical_name + ")" : ""));
 }
 
+// The DNSSEC status of a host's addresses: secure only when every lookup made was secure (a
+// DANE sender needs all of them); bogus when any was.
+DnssecStatus CombineDnssec(const std::vector<DnssecStatus>& statuses) {
+  if (statuses.empty()) return DnssecStatus::kUnknown;
+  bool all_secure = true, any_insecure = false;
+  for (DnssecStatus s : statuses) {
+    if (s == DnssecStatus::kBogus) return DnssecStatus::kBogus;
+    all_secure = all_secure && s == DnssecStatus::kSecure;
+    any_insecure = any_insecure || s == DnssecStatus::kInsecure;
+  }
+  if (all_secure) return DnssecStatus::kSecure;
+  return any_insecure ? DnssecStatus::kInsecure : DnssecStatus::kUnknown;
+}
+
+// The TLSA RRset of a host whose addresses are DNSSEC-secure (RFC 7672 §2.2). The TLSA base
+// domain is the CNAME-expanded host name first, then the name as published (§2.2.2).
+asio::awaitable<void> LookupDane(std::shared_ptr<DomainJob> job, size_t host_index) {
+  std::vector<std::string> bases;
+  {
+    const MxHostReport& host = job->report.mx_hosts[host_index];
+    if (host.is_cname && !host.canonical_name.empty() && host.canonical_name != host.host) {
+      bases.push_back(host.canonical_name);
+    }
+    bases.push_back(host.host);
+  }
+  DaneHostReport dane;
+  for (const auto& base : bases) {
+    std::string name = "_25._tcp." + base;
+    DnssecLookup<TlsaLookup> found =
+        co_await job->dns->LookupTlsaDnssec(name, job->task.deadline, /*resolver_validates=*/true);
+    dane.looked_up = true;
+    dane.base_domain = base;
+    dane.tlsa_dnssec = found.dnssec;
+    const std::string& reason = found.answer.status.reason();
+    if (found.dnssec == DnssecStatus::kBogus) {
+      // Validating senders get SERVFAIL: a lookup failure to them, whatever CD shows.
+      dane.lookup_error = "dnssec_bogus";
+      Log(*job, "TLSA " + name + ": DNSSEC bogus");
+      break;
+    }
+    if (found.answer.status.ok()) {
+      for (const auto& rdata : found.answer.rdata) {
+        Result<TlsaRecord> parsed = ParseTlsaRdata(rdata);
+        if (parsed.ok()) {
+          dane.records.push_back(std::move(parsed).value());
+        } else if (rdata.size() >= 3) {
+          // Kept as published: a malformed record still tells senders DANE applies.
+          dane.records.push_back(
+              TlsaRecord{rdata[0], rdata[1], rdata[2], {rdata.begin() + 3, rdata.end()}});
+        }
+        if (!dane.records.empty() && IsUsableForSmtp(dane.records.back())) ++dane.usable_records;
+      }
+      std::string list;
+      for (const auto& rec : dane.records) list += (list.empty() ? "" : ", ") + DescribeTlsaRecord(rec);
+      Log(*job, "TLSA " + name + " (" + DnssecStatusWord(found.dnssec) + "): " + list);
+      break;
+    }
+    if (reason == "nxdomain" || reason == "nodata") {
+      Log(*job, "TLSA " + name + ": none (" + DnssecStatusWord(found.dnssec) + ")");
+      continue;  // no records at this base: try the next one
+    }
+    // SERVFAIL, timeout, ...: DANE senders defer (RFC 7672 §2.1.1).
+    dane.lookup_error = reason.empty() ? "dns_error" : reason;
+    Log(*job, "TLSA " + name + ": " + found.answer.status.ToString());
+    break;
+  }
+  job->report.mx_hosts[host_index].dane = std::move(dane);
+}
+
+// PTR of one address and whether its names resolve back to it. Facts only.
+asio::awaitable<void> LookupReverseDns(std::shared_ptr<DomainJob> job, std::string mx,
+                                       std::string address, bool ipv6) {
+  // Forward-confirming a handful of names is enough; a PTR RRset of dozens is noise.
+  constexpr size_t kMaxNamesConfirmed = 4;
+  PtrLookup ptr = co_await job->dns->LookupPtr(address, job->task.deadline);
+  std::map<std::string, std::vector<std::string>> forward;
+  for (size_t i = 0; i < ptr.names.size() && i < kMaxNamesConfirmed; ++i) {
+    AddressLookup back;
+    if (ipv6) {
+      back = co_await job->dns->LookupAAAA(ptr.names[i], job->task.deadline);
+    } else {
+      back = co_await job->dns->LookupA(ptr.names[i], job->task.deadline);
+    }
+    forward[ptr.names[i]] = back.addresses;
+  }
+  std::string error = ptr.status.ok() ? "" : ptr.status.reason();
+  ReverseDnsReport report = JudgeReverseDns(address, mx, ptr.names, forward, error);
+  std::string names;
+  for (const auto& n : ptr.names) names += (names.empty() ? "" : " ") + n;
+  Log(*job, "PTR " + address + ": " + (error.empty() ? names : error) +
+                (report.forward_confirmed ? " (forward-confirmed)" : ""));
+  job->reverse_dns[mx + "|" + address] = std::move(report);
+}
+
 // Resolves one MX host (both families concurrently), then probes all its endpoints.
 asio::awaitable<void> ProbeMxHost(std::shared_ptr<DomainJob> job, size_t host_index) {
   auto ex = co_await asio::this_coro::executor;
@@ -258,14 +430,34 @@ asio::awaitable<void> ProbeMxHost(std::shared_ptr<DomainJob> job, size_t host_in
     asio::co_spawn(ex, ResolveFamily(job, host_index, true), done);
   }
   co_await lookups->Wait();
+  MxHostReport& host = job->report.mx_hosts[host_index];
+  host.address_dnssec = CombineDnssec(job->address_dnssec[host_index]);
   auto endpoints = std::make_shared<Join>(ex);
   SpawnEndpoints(job, host_index, endpoints);
+  if (module.dane.enabled && job->resolver_validates &&
+      host.address_dnssec == DnssecStatus::kSecure) {
+    endpoints->Add();
+    asio::co_spawn(ex, LookupDane(job, host_index),
+                   [endpoints](std::exception_ptr) { endpoints->Done(); });
+  }
+  if (module.reverse_dns.enabled) {
+    for (const auto* list : {&host.ipv4, &host.ipv6}) {
+      for (const auto& address : *list) {
+        endpoints->Add();
+        asio::co_spawn(ex, LookupReverseDns(job, host.host, address, list == &host.ipv6),
+                       [endpoints](std::exception_ptr) { endpoints->Done(); });
+      }
+    }
+  }
   co_await endpoints->Wait();
 }
 
 void Finish(DomainJob& job, SteadyTime start) {
   DomainReport& r = job.report;
   AttachNoSni(job);
+  AttachReverseDns(job);
+  CollectHeldCertificates(job);
+  JudgeDane(job);
   ComputeVerdicts(r);
   // Endpoints complete in any order; present them in MX preference order, IPv4 first.
   std::map<std::string, size_t> host_order;
@@ -310,7 +502,28 @@ asio::awaitable<DomainReport> ProbeDomain(std::shared_ptr<DomainJob> job) {
                    });
   }
 
-  MxLookup mx = co_await job->dns->LookupMx(r.domain, job->task.deadline);
+  // Only a resolver that validates may be believed about DNSSEC; find out once per resolver
+  // configuration (the exporter also checks at start and on reload).
+  const config::DnsConfig& dns_config = job->task.config->dns;
+  std::optional<bool> validates = job->engine->ResolverValidates(dns_config);
+  if (!validates) {
+    ValidationCheck check =
+        co_await CheckResolverValidates(*job->dns, dns_config.dnssec_check_name, job->task.deadline);
+    job->engine->RecordResolverValidation(dns_config, check.validates);
+    Log(*job, check.message);
+    validates = check.validates;
+  }
+  job->resolver_validates = *validates;
+  r.resolver_validates = *validates;
+
+  DnssecLookup<MxLookup> mx_dnssec =
+      co_await job->dns->LookupMxDnssec(r.domain, job->task.deadline, job->resolver_validates);
+  MxLookup mx = std::move(mx_dnssec.answer);
+  r.mx_dnssec = mx_dnssec.dnssec;
+  if (r.mx_dnssec == DnssecStatus::kBogus) {
+    Log(*job, "MX " + r.domain + ": DNSSEC bogus: validating senders get SERVFAIL; going on "
+              "with the answer given with CD set");
+  }
   double mx_seconds = SecondsSince(start);
   if (!mx.status.ok()) {
     const std::string& reason = mx.status.reason();
@@ -471,6 +684,58 @@ Result<SharedX509Store> ProbeEngine::TrustStore(const std::string& ca_file) {
   return shared;
 }
 
+namespace {
+std::string ValidationKey(const config::DnsConfig& dns) {
+  return ProbeEngine::ResolverKey(dns) + "|" + dns.dnssec_check_name;
+}
+}  // namespace
+
+std::optional<bool> ProbeEngine::ResolverValidates(const config::DnsConfig& dns) const {
+  std::lock_guard<std::mutex> lock(validation_mu_);
+  auto it = resolver_validates_.find(ValidationKey(dns));
+  if (it == resolver_validates_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ProbeEngine::RecordResolverValidation(const config::DnsConfig& dns, bool validates) {
+  std::lock_guard<std::mutex> lock(validation_mu_);
+  resolver_validates_[ValidationKey(dns)] = validates;
+}
+
+ValidationCheck ProbeEngine::CheckResolverValidation(const config::DnsConfig& dns) {
+  Loop* loop = loops_.front().get();
+  auto deadline = std::chrono::steady_clock::now() + dns.timeout * (dns.attempts + 1);
+  auto promise = std::make_shared<std::promise<ValidationCheck>>();
+  std::future<ValidationCheck> future = promise->get_future();
+  asio::post(loop->ctx, [this, loop, dns, deadline, promise] {
+    std::string error;
+    DnsResolver* resolver = loop->ResolverFor(dns, &error);
+    if (resolver == nullptr) {
+      ValidationCheck failed;
+      failed.status = Status::Error("dns_error", error);
+      failed.message = "cannot create a resolver: " + error;
+      promise->set_value(failed);
+      return;
+    }
+    asio::co_spawn(loop->ctx, CheckResolverValidates(*resolver, dns.dnssec_check_name, deadline),
+                   [this, dns, promise](std::exception_ptr e, ValidationCheck check) {
+                     if (e) {
+                       check = ValidationCheck();
+                       check.message = "the DNSSEC validation check failed unexpectedly";
+                     }
+                     RecordResolverValidation(dns, check.validates);
+                     promise->set_value(std::move(check));
+                   });
+  });
+  // The check is bounded by its own deadline; the slack covers scheduling.
+  if (future.wait_until(deadline + std::chrono::seconds(2)) != std::future_status::ready) {
+    ValidationCheck late;
+    late.message = "the DNSSEC validation check did not finish in time";
+    return late;
+  }
+  return future.get();
+}
+
 DomainReport ProbeEngine::Probe(const ProbeTask& task) {
   Result<SharedX509Store> trust = TrustStore(task.module->tls.ca_file);
   if (!trust.ok()) return FailedReport(task, "tls_setup", trust.status().message());
@@ -483,6 +748,7 @@ DomainReport ProbeEngine::Probe(const ProbeTask& task) {
   job->trust = trust.value();
   job->clock = clock_;
   job->cache = &cache_;
+  job->engine = this;
   job->report.domain = task.domain;
   job->report.module = task.module->name;
   job->report.timeout_seconds = task.timeout_seconds;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "common/openssl_util.h"
 #include "common/status.h"
 #include "probes/domain_prober.h"
+#include "probes/dns_resolver.h"
 #include "probes/fact_cache.h"
 
 namespace mxtls {
@@ -36,6 +38,17 @@ class ProbeEngine final : public DomainProber {
   ~ProbeEngine() override;
 
   DomainReport Probe(const ProbeTask& task) override;
+
+  // Asks the resolvers of `dns` for dns.dnssec_check_name and remembers whether they validate
+  // DNSSEC (probes trust AD bits only then). Blocks the caller for at most the DNS timeout
+  // times attempts. Call at start and on reload; a probe whose resolvers were never checked
+  // runs the check itself first.
+  ValidationCheck CheckResolverValidation(const config::DnsConfig& dns);
+  // The remembered result for these resolvers; nullopt when never checked.
+  std::optional<bool> ResolverValidates(const config::DnsConfig& dns) const;
+  void RecordResolverValidation(const config::DnsConfig& dns, bool validates);
+  // The cache key of a resolver configuration.
+  static std::string ResolverKey(const config::DnsConfig& dns);
 
   // The trust store for a module's ca_file ("" = system store), cached by path and file
   // modification time so that a reload picks up a rotated CA file.
@@ -61,6 +74,8 @@ class ProbeEngine final : public DomainProber {
     SharedX509Store store;
   };
   std::map<std::string, CachedStore> stores_;
+  mutable std::mutex validation_mu_;
+  std::map<std::string, bool> resolver_validates_;  // by ResolverKey + check name
   FactCache cache_;
 };
 

@@ -59,7 +59,7 @@ HttpsFixtureServer& MailWorld::PublishPolicy(const std::string& domain,
 
 void MailWorld::Start(const std::string& module_extra, const std::string& tls_extra) {
   std::string yaml = "dns:\n  resolvers: [\"127.0.0.1:" + std::to_string(dns.port()) +
-                     "\"]\n  timeout: 500ms\n  attempts: 2\n"
+                     "\"]\n  timeout: 500ms\n  attempts: 2\n" + dns_extra +
                      "modules:\n  default:\n    smtp:\n      port: " +
                      std::to_string(smtp_port_) +
                      "\n      ehlo_name: prober.test\n"
@@ -85,6 +85,14 @@ ParsedMetrics MailWorld::Probe(const std::string& domain, const std::string& scr
     REQUIRE(d);
     *debug = d->body;
   }
+  return ParsedMetrics(res->body);
+}
+
+ParsedMetrics MailWorld::ExporterMetrics() {
+  auto client = exporter_->NewClient();
+  auto res = client->Get("/metrics");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
   return ParsedMetrics(res->body);
 }
 

@@ -46,12 +46,18 @@ class MailWorld {
   // `tls_extra` goes under its tls: key (6-space indent).
   void Start(const std::string& module_extra = "", const std::string& tls_extra = "");
 
+  // GET /metrics: the exporter's own metrics.
+  ParsedMetrics ExporterMetrics();
+
   // GET /probe for `domain`; `debug` receives the debug view when given.
   ParsedMetrics Probe(const std::string& domain, const std::string& scrape_timeout = "10",
                       std::string* debug = nullptr);
 
   TestPki pki;
   DnsFixtureServer dns;
+  // YAML appended under the config's dns: key (2-space indent), e.g.
+  // "  dnssec_check_name: signed.test\n". Set before Start.
+  std::string dns_extra;
 
  private:
   std::string dir_;

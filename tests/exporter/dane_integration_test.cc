@@ -1,0 +1,280 @@
+// DANE, DNSSEC and reverse DNS through the running exporter binary: the DNS fixture plays a
+// validating resolver (AD per name, bogus names that SERVFAIL unless CD is set), fixture SMTP
+// servers present certificates from the test's PKI, and TLSA records are computed here from
+// those certificates. Each case is a failure mode DANE senders (Postfix/Exim at the `dane`
+// level, Microsoft 365) run into, or a healthy setup that must raise nothing.
+#include <catch2/catch.hpp>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/mail_world.h"
+
+namespace mxtls::testing {
+namespace {
+
+enum class Selector { kCert = 0, kSpki = 1 };
+
+std::vector<uint8_t> Der(const TestCert& c, Selector selector) {
+  unsigned char* der = nullptr;
+  int len = selector == Selector::kCert ? i2d_X509(c.get(), &der)
+                                        : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c.get()), &der);
+  REQUIRE(len > 0);
+  std::vector<uint8_t> out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+// The association data of a TLSA record with matching type 1 (SHA-256) or 2 (SHA-512).
+std::vector<uint8_t> Digest(const TestCert& c, Selector selector, int matching_type) {
+  std::vector<uint8_t> der = Der(c, selector);
+  std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  REQUIRE(EVP_Digest(der.data(), der.size(), out.data(), &len,
+                     matching_type == 2 ? EVP_sha512() : EVP_sha256(), nullptr) == 1);
+  out.resize(len);
+  return out;
+}
+
+// The status label of the MX lookup's mxtls_dnssec_status (the series without `mx`).
+std::string MxLookupDnssec(const ParsedMetrics& m) {
+  std::string status;
+  for (const auto& s : m.Find("mxtls_dnssec_status")) {
+    if (s.labels.count("mx") == 0 && s.value == 1) status = s.labels.at("status");
+  }
+  return status;
+}
+
+// A domain with one MX host on `address`, serving a fresh leaf for it; returns the leaf.
+TestCert AddDomain(MailWorld& w, const std::string& domain, const std::string& address) {
+  std::string mx = "mx1." + domain;
+  TestCert leaf = w.Leaf({mx});
+  w.Serve(address, w.Healthy(leaf));
+  w.dns.AddMx(domain, 10, mx);
+  w.dns.AddA(mx, address);
+  return leaf;
+}
+
+const char* kSignedCheck = "  dnssec_check_name: signed.test\n";
+// The slow-changing extra sessions are covered elsewhere; here they only add noise.
+const char* kNoExtraSessions = "      version_check: false\n      key_type_check: false\n";
+
+TEST_CASE("DANE: matching, stale, rollover, digest agility, DANE-TA and unusable TLSA sets",
+          "[integration][dane]") {
+  MailWorld w;
+  w.dns.SetAuthenticData(true);  // every name secure unless said otherwise
+  w.dns.AddA("signed.test", "127.0.0.1");
+  w.dns_extra = kSignedCheck;
+
+  TestCert match = AddDomain(w, "match.test", "127.0.1.1");
+  w.dns.AddTlsa("_25._tcp.mx1.match.test", 3, 1, 1, Digest(match, Selector::kSpki, 1));
+
+  AddDomain(w, "stale.test", "127.0.1.2");
+  TestCert previous = w.Leaf({"mx1.stale.test"});  // the key before the rotation
+  w.dns.AddTlsa("_25._tcp.mx1.stale.test", 3, 1, 1, Digest(previous, Selector::kSpki, 1));
+
+  TestCert current = AddDomain(w, "rollover.test", "127.0.1.3");
+  TestCert next = w.Leaf({"mx1.rollover.test"});
+  w.dns.AddTlsa("_25._tcp.mx1.rollover.test", 3, 1, 1, Digest(current, Selector::kSpki, 1));
+  w.dns.AddTlsa("_25._tcp.mx1.rollover.test", 3, 1, 1, Digest(next, Selector::kSpki, 1));
+
+  // A good SHA-256 record beside a stale SHA-512 one: senders use the strongest digest only.
+  TestCert agile = AddDomain(w, "agility.test", "127.0.1.4");
+  w.dns.AddTlsa("_25._tcp.mx1.agility.test", 3, 1, 1, Digest(agile, Selector::kSpki, 1));
+  w.dns.AddTlsa("_25._tcp.mx1.agility.test", 3, 1, 2, Digest(previous, Selector::kSpki, 2));
+
+  AddDomain(w, "ta.test", "127.0.1.5");  // the server sends leaf + intermediate
+  w.dns.AddTlsa("_25._tcp.mx1.ta.test", 2, 0, 1, Digest(w.pki.intermediate(), Selector::kCert, 1));
+
+  TestCert pkix = AddDomain(w, "unusable.test", "127.0.1.6");
+  w.dns.AddTlsa("_25._tcp.mx1.unusable.test", 1, 1, 1, Digest(pkix, Selector::kSpki, 1));
+
+  w.Start("", kNoExtraSessions);
+  struct Case {
+    const char* domain;
+    const char* address;
+    std::optional<double> match;  // mxtls_dane_match; nullopt: absent
+    const char* reason;           // mxtls_dane_verdict_info
+    double usable;
+    double dane_delivers;
+  };
+  const Case cases[] = {
+      {"match.test", "127.0.1.1", 1, "ok", 1, 1},
+      {"stale.test", "127.0.1.2", 0, "no_match", 1, 0},
+      {"rollover.test", "127.0.1.3", 1, "ok", 2, 1},
+      {"agility.test", "127.0.1.4", 0, "stale_digest", 2, 0},
+      {"ta.test", "127.0.1.5", 1, "ok", 1, 1},
+      {"unusable.test", "127.0.1.6", std::nullopt, "only_unusable", 0, 1},
+  };
+  for (const auto& c : cases) {
+    std::string mx = std::string("mx1.") + c.domain;
+    ParsedMetrics m = w.Probe(c.domain);
+    INFO(c.domain << "\n" << m.text());
+    auto ep = Ep4(mx, c.address);
+    CHECK(m.Value("probe_success") == 1);
+    CHECK(MxLookupDnssec(m) == "secure");
+    CHECK(m.Value("mxtls_dnssec_status", {{"mx", mx}, {"status", "secure"}}) == 1);
+    CHECK(m.Value("mxtls_dane_tlsa_records", {{"mx", mx}}) == c.usable);
+    CHECK(m.Value("mxtls_dane_match", ep) == c.match);
+    CHECK(m.Value("mxtls_dane_verdict_info", With(ep, "reason", c.reason)) == 1);
+    CHECK(m.Value("mxtls_sender_delivers", With(ep, "sender", "dane")) == c.dane_delivers);
+    CHECK(m.Value("mxtls_domain_sender_delivers", {{"sender", "dane"}}) == c.dane_delivers);
+    // Opportunistic senders deliver everywhere here: DANE faults stop only DANE senders.
+    CHECK(m.Value("mxtls_sender_delivers", With(ep, "sender", "opportunistic")) == 1);
+  }
+  ParsedMetrics roll = w.Probe("rollover.test");
+  CHECK(roll.Value("mxtls_dane_next_key_published", Ep4("mx1.rollover.test", "127.0.1.3")) == 1);
+  ParsedMetrics ok = w.Probe("match.test");
+  CHECK(ok.Value("mxtls_dane_next_key_published", Ep4("mx1.match.test", "127.0.1.1")) == 0);
+  ParsedMetrics unusable = w.Probe("unusable.test");
+  CHECK(unusable.Value("mxtls_dane_tlsa_unusable_records", {{"mx", "mx1.unusable.test"}}) == 1);
+  CHECK(unusable.Value("mxtls_sender_verdict_info",
+                       With(With(Ep4("mx1.unusable.test", "127.0.1.6"), "sender", "dane"),
+                            "reason", "unauthenticated_tls")) == 1);
+  ParsedMetrics own = w.ExporterMetrics();
+  CHECK(own.Value("mxtls_exporter_dnssec_resolver_validating") == 1);
+}
+
+TEST_CASE("DNSSEC: insecure MX RRset on a signed host, failing TLSA lookup, bogus and unsigned "
+          "zones", "[integration][dane]") {
+  MailWorld w;
+  w.dns.SetAuthenticData(true);
+  w.dns.AddA("signed.test", "127.0.0.1");
+  w.dns_extra = kSignedCheck;
+
+  // An unsigned customer domain whose MX is a signed provider host (RFC 7672 §2.2.1).
+  TestCert provider = w.Leaf({"mx.provider.test"});
+  w.Serve("127.0.2.1", w.Healthy(provider));
+  w.dns.AddMx("customer.test", 10, "mx.provider.test");
+  w.dns.SetSecure("customer.test", false);
+  w.dns.AddA("mx.provider.test", "127.0.2.1");
+  w.dns.AddTlsa("_25._tcp.mx.provider.test", 3, 1, 1, Digest(provider, Selector::kSpki, 1));
+
+  // Addresses secure, but the TLSA lookup fails: DANE senders defer.
+  AddDomain(w, "tlsafail.test", "127.0.2.2");
+  w.dns.SetRcode("_25._tcp.mx1.tlsafail.test", 2);  // SERVFAIL, also with CD
+
+  // Expired signatures on the MX RRset: validating resolvers answer SERVFAIL.
+  AddDomain(w, "bogus.test", "127.0.2.3");
+  w.dns.SetBogus("bogus.test");
+
+  // Nothing signed: no TLSA lookup at all.
+  TestCert unsigned_leaf = AddDomain(w, "unsigned.test", "127.0.2.4");
+  w.dns.SetSecure("unsigned.test", false);
+  w.dns.SetSecure("mx1.unsigned.test", false);
+  w.dns.AddTlsa("_25._tcp.mx1.unsigned.test", 3, 1, 1, Digest(unsigned_leaf, Selector::kSpki, 1));
+
+  w.Start("", kNoExtraSessions);
+
+  ParsedMetrics customer = w.Probe("customer.test");
+  {
+    INFO(customer.text());
+    auto ep = Ep4("mx.provider.test", "127.0.2.1");
+    CHECK(MxLookupDnssec(customer) == "insecure");
+    CHECK(customer.Value("mxtls_dnssec_status", {{"mx", "mx.provider.test"}, {"status", "secure"}}) == 1);
+    CHECK(customer.Value("mxtls_dane_tlsa_records", {{"mx", "mx.provider.test"}}) == 1);
+    CHECK(customer.Value("mxtls_dane_match", ep) == 1);
+    CHECK(customer.Value("mxtls_sender_delivers", With(ep, "sender", "dane")) == 1);
+  }
+
+  ParsedMetrics fail = w.Probe("tlsafail.test");
+  {
+    INFO(fail.text());
+    auto ep = Ep4("mx1.tlsafail.test", "127.0.2.2");
+    CHECK(fail.Value("mxtls_dane_tlsa_lookup_failure_info",
+                     {{"mx", "mx1.tlsafail.test"}, {"reason", "servfail"}}) == 1);
+    CHECK(fail.Count("mxtls_dane_tlsa_records") == 0);
+    CHECK(fail.Count("mxtls_dane_match") == 0);
+    CHECK(fail.Value("mxtls_dane_verdict_info", With(ep, "reason", "tlsa_lookup_failed")) == 1);
+    CHECK(fail.Value("mxtls_sender_delivers", With(ep, "sender", "dane")) == 0);
+    CHECK(fail.Value("mxtls_sender_verdict_info",
+                     With(With(ep, "sender", "dane"), "reason", "tlsa_lookup_failed")) == 1);
+    CHECK(fail.Value("mxtls_sender_delivers", With(ep, "sender", "opportunistic")) == 1);
+  }
+
+  ParsedMetrics bogus = w.Probe("bogus.test");
+  {
+    INFO(bogus.text());
+    // Said as such rather than a bare dns_servfail; the endpoints are still probed from the
+    // answer given with CD, since non-validating senders still deliver there.
+    CHECK(MxLookupDnssec(bogus) == "bogus");
+    CHECK(bogus.Count("mxtls_probe_failure_info", {{"reason", "dns_servfail"}}) == 0);
+    CHECK(bogus.Value("mxtls_endpoint_up", Ep4("mx1.bogus.test", "127.0.2.3")) == 1);
+    CHECK(bogus.Value("mxtls_sender_delivers",
+                      With(Ep4("mx1.bogus.test", "127.0.2.3"), "sender", "dane")) == 0);
+  }
+
+  ParsedMetrics plain = w.Probe("unsigned.test");
+  {
+    INFO(plain.text());
+    CHECK(MxLookupDnssec(plain) == "insecure");
+    CHECK(plain.Value("mxtls_dnssec_status", {{"mx", "mx1.unsigned.test"}, {"status", "insecure"}}) == 1);
+    CHECK(plain.Count("mxtls_dane_tlsa_records") == 0);
+    CHECK(plain.Count("mxtls_dane_verdict_info") == 0);
+    CHECK(w.dns.QueryCount("_25._tcp.mx1.unsigned.test", 52) == 0);
+    // Without DANE, the dane sender is an MTA-STS sender; no policy here: opportunistic.
+    CHECK(plain.Value("mxtls_sender_delivers",
+                      With(Ep4("mx1.unsigned.test", "127.0.2.4"), "sender", "dane")) == 1);
+  }
+}
+
+TEST_CASE("DNSSEC: a resolver that does not validate is never believed", "[integration][dane]") {
+  MailWorld w;
+  // AD bits are set, but the check name is not answered with AD: as if the resolver merely
+  // passed on whatever upstream said.
+  w.dns.SetAuthenticData(true);
+  w.dns.AddA("signed.test", "127.0.0.1");
+  w.dns.SetSecure("signed.test", false);
+  w.dns_extra = kSignedCheck;
+  TestCert leaf = AddDomain(w, "trusting.test", "127.0.3.1");
+  w.dns.AddTlsa("_25._tcp.mx1.trusting.test", 3, 1, 1, Digest(leaf, Selector::kSpki, 1));
+  w.Start("", kNoExtraSessions);
+  ParsedMetrics m = w.Probe("trusting.test");
+  INFO(m.text());
+  CHECK(MxLookupDnssec(m) == "unknown");
+  CHECK(m.Value("mxtls_dnssec_status", {{"mx", "mx1.trusting.test"}, {"status", "unknown"}}) == 1);
+  CHECK(m.Count("mxtls_dane_tlsa_records") == 0);
+  CHECK(m.Count("mxtls_dane_match") == 0);
+  CHECK(w.dns.QueryCount("_25._tcp.mx1.trusting.test", 52) == 0);
+  ParsedMetrics own = w.ExporterMetrics();
+  INFO(own.text());
+  CHECK(own.Value("mxtls_exporter_dnssec_resolver_validating") == 0);
+}
+
+TEST_CASE("reverse DNS: forward-confirmed PTR equal to the MX name, and a generic one",
+          "[integration][rdns]") {
+  MailWorld w;
+  AddDomain(w, "rdns.test", "127.0.4.1");
+  w.dns.AddPtr("1.4.0.127.in-addr.arpa", "mx1.rdns.test");
+  AddDomain(w, "generic.test", "127.0.4.2");
+  w.dns.AddPtr("2.4.0.127.in-addr.arpa", "127-0-4-2.dynamic.isp.test");
+  w.dns.AddA("127-0-4-2.dynamic.isp.test", "127.0.4.99");  // does not point back
+  w.Start("", kNoExtraSessions);
+
+  ParsedMetrics good = w.Probe("rdns.test");
+  {
+    INFO(good.text());
+    auto ep = Ep4("mx1.rdns.test", "127.0.4.1");
+    CHECK(good.Value("mxtls_ptr_match", ep) == 1);
+    CHECK(good.Value("mxtls_fcrdns_valid", ep) == 1);
+    CHECK(good.Value("mxtls_ptr_info", With(ep, "ptr", "mx1.rdns.test")) == 1);
+    // The fixture greets as "mx.test": shown beside the PTR.
+    CHECK(good.Value("mxtls_smtp_greeting_info", With(ep, "host", "mx.test")) == 1);
+  }
+  ParsedMetrics generic = w.Probe("generic.test");
+  {
+    INFO(generic.text());
+    auto ep = Ep4("mx1.generic.test", "127.0.4.2");
+    CHECK(generic.Value("mxtls_ptr_match", ep) == 0);
+    CHECK(generic.Value("mxtls_fcrdns_valid", ep) == 0);
+    CHECK(generic.Value("mxtls_ptr_info", With(ep, "ptr", "127-0-4-2.dynamic.isp.test")) == 1);
+    // Facts, never a failure: the probe and every sender are fine.
+    CHECK(generic.Value("probe_success") == 1);
+    CHECK(generic.Value("mxtls_domain_sender_delivers", {{"sender", "mta_sts"}}) == 1);
+  }
+}
+
+}  // namespace
+}  // namespace mxtls::testing
