@@ -105,16 +105,11 @@ Status PrepareSsl(SSL* ssl, const SessionOptions& options, const std::string& sn
     return Status::Error("client_unsupported",
                          "cipher list \"" + options.cipher_list + "\": " + DrainOpenSslErrors());
   }
-  // The ciphers a ClientHello would carry, given the version range, the security level and
-  // the signature algorithms: none means OpenSSL would refuse to start the handshake.
-  STACK_OF(SSL_CIPHER)* offered = SSL_get1_supported_ciphers(ssl);
-  int count = offered == nullptr ? 0 : sk_SSL_CIPHER_num(offered);
-  sk_SSL_CIPHER_free(offered);
-  if (count == 0) {
-    std::string errors = DrainOpenSslErrors();
+  // None left (for the version range, level, ciphers and signature algorithms): OpenSSL would
+  // refuse to start the handshake.
+  if (OfferableCipherCount(ssl) == 0) {
     return Status::Error("client_unsupported",
-                         "this OpenSSL offers no cipher for the session's protocol versions" +
-                             (errors.empty() ? "" : ": " + errors));
+                         "this OpenSSL offers no cipher for the session's protocol versions");
   }
   if (!sni.empty()) SSL_set_tlsext_host_name(ssl, sni.c_str());
   ERR_clear_error();

@@ -77,16 +77,20 @@ Result<SslCtxPtr> MakeVersionSslContext(int version) {
   // for an OpenSSL built or configured without the version's ciphers).
   SslPtr probe(SSL_new(ctx->get()));
   if (!probe) return Status::Error("tls_setup", "SSL_new: " + DrainOpenSslErrors());
-  STACK_OF(SSL_CIPHER)* offered = SSL_get1_supported_ciphers(probe.get());
-  int count = offered == nullptr ? 0 : sk_SSL_CIPHER_num(offered);
-  sk_SSL_CIPHER_free(offered);
-  ERR_clear_error();
-  if (count == 0) {
+  if (OfferableCipherCount(probe.get()) == 0) {
     return Status::Error("client_unsupported",
                          "no cipher this OpenSSL can offer at protocol version " +
                              std::to_string(version >> 8) + "." + std::to_string(version & 0xff));
   }
   return ctx;
+}
+
+int OfferableCipherCount(SSL* ssl) {
+  STACK_OF(SSL_CIPHER)* offered = SSL_get1_supported_ciphers(ssl);
+  int count = offered == nullptr ? 0 : sk_SSL_CIPHER_num(offered);
+  sk_SSL_CIPHER_free(offered);
+  ERR_clear_error();  // a failed lookup queues the reason; the count says it all
+  return count;
 }
 
 void AttachChainCapture(SSL* ssl, ChainCapture* capture) {

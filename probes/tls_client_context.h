@@ -33,6 +33,11 @@ Result<SslCtxPtr> MakeProbeSslContext();
 // shared context.
 Result<SslCtxPtr> MakeVersionSslContext(int version);
 
+// How many ciphers a ClientHello from `ssl` would carry, given its version range, security
+// level, cipher list and signature algorithms. 0: OpenSSL would refuse to start the handshake
+// ("no protocols/ciphers available") before sending anything.
+int OfferableCipherCount(SSL* ssl);
+
 // Makes `capture` the destination of the chain `ssl` receives.
 void AttachChainCapture(SSL* ssl, ChainCapture* capture);
 
