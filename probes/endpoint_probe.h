@@ -1,7 +1,7 @@
 // One endpoint probe: the SMTP dialogue a strict sending MTA has with one (MX host, address)
 // pair — connect, wait for the whole 220 greeting, EHLO, STARTTLS, TLS handshake with SNI,
-// EHLO again, QUIT — bounded by per-phase timeouts and the probe deadline, producing an
-// EndpointReport with the captured certificate judged.
+// EHLO again, QUIT (RunSmtpTlsSession) — bounded by per-phase timeouts and the probe
+// deadline, producing an EndpointReport with the captured certificate judged.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -16,19 +16,9 @@
 #include "probes/judgement/certificate_report.h"
 #include "probes/judgement/domain_report.h"
 #include "probes/judgement/probe_log.h"
+#include "probes/smtp_tls_session.h"
 
 namespace mxtls {
-
-struct EndpointSpec {
-  std::string mx;       // as published; the name the certificate must match
-  std::string address;  // numeric IPv4 or IPv6
-  std::string family;   // "ipv4" or "ipv6"
-  uint16_t port = 25;
-  std::string sni;  // server name sent in the ClientHello; empty sends none
-  std::string ehlo_name;
-  config::PhaseTimeouts timeouts;
-  std::chrono::steady_clock::time_point deadline;
-};
 
 // Shared, read-only pieces every endpoint probe of a domain uses. All pointers must stay
 // valid until the coroutine completes.
@@ -41,7 +31,8 @@ struct EndpointEnv {
 
 // Never throws for anything the network does; a hostile server yields a failure reason.
 // Completes by spec.deadline (plus scheduling slack): one timer closes the socket when the
-// current phase's time is up.
+// current phase's time is up. Counts itself in sessions_opened (1). The no-SNI session is
+// this same probe with spec.sni empty.
 asio::awaitable<EndpointReport> ProbeSmtpEndpoint(EndpointSpec spec, EndpointEnv env);
 
 }  // namespace mxtls

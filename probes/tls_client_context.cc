@@ -35,16 +35,20 @@ int CaptureChainCallback(X509_STORE_CTX* store_ctx, void* /*arg*/) {
   return 1;
 }
 
-}  // namespace
-
-Result<SslCtxPtr> MakeProbeSslContext() {
+// The context both factories share, for versions [min_version, max_version] (0: no limit).
+Result<SslCtxPtr> MakeClientContext(int min_version, int max_version) {
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return Status::Error("tls_setup", "SSL_CTX_new: " + DrainOpenSslErrors());
-  // Security level 0 and every version from TLS 1.0: a server stuck on TLS 1.1 or using a
-  // 1024-bit key must still be seen, so that we can report it instead of failing blind.
+  // Security level 0: a server stuck on TLS 1.1 or using a 1024-bit key must still be seen,
+  // so that we can report it instead of failing blind. (Set before the cipher list, whose
+  // @SECLEVEL says the same.)
   SSL_CTX_set_security_level(ctx.get(), 0);
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_VERSION);
-  SSL_CTX_set_max_proto_version(ctx.get(), 0);
+  // A version this OpenSSL was built without is refused here.
+  if (SSL_CTX_set_min_proto_version(ctx.get(), min_version) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx.get(), max_version) != 1) {
+    return Status::Error("client_unsupported",
+                         "protocol version not available: " + DrainOpenSslErrors());
+  }
   if (SSL_CTX_set_cipher_list(ctx.get(), "ALL:@SECLEVEL=0") != 1) {
     return Status::Error("tls_setup", "cipher list: " + DrainOpenSslErrors());
   }
@@ -57,6 +61,36 @@ Result<SslCtxPtr> MakeProbeSslContext() {
   SSL_CTX_set_cert_verify_callback(ctx.get(), CaptureChainCallback, nullptr);
   ERR_clear_error();
   return ctx;
+}
+
+}  // namespace
+
+Result<SslCtxPtr> MakeProbeSslContext() {
+  // Every version from TLS 1.0 up.
+  return MakeClientContext(TLS1_VERSION, 0);
+}
+
+Result<SslCtxPtr> MakeVersionSslContext(int version) {
+  Result<SslCtxPtr> ctx = MakeClientContext(version, version);
+  if (!ctx.ok()) return ctx;
+  // Whether a ClientHello at this version would carry any cipher (at level 0 this fails only
+  // for an OpenSSL built or configured without the version's ciphers).
+  SslPtr probe(SSL_new(ctx->get()));
+  if (!probe) return Status::Error("tls_setup", "SSL_new: " + DrainOpenSslErrors());
+  if (OfferableCipherCount(probe.get()) == 0) {
+    return Status::Error("client_unsupported",
+                         "no cipher this OpenSSL can offer at protocol version " +
+                             std::to_string(version >> 8) + "." + std::to_string(version & 0xff));
+  }
+  return ctx;
+}
+
+int OfferableCipherCount(SSL* ssl) {
+  STACK_OF(SSL_CIPHER)* offered = SSL_get1_supported_ciphers(ssl);
+  int count = offered == nullptr ? 0 : sk_SSL_CIPHER_num(offered);
+  sk_SSL_CIPHER_free(offered);
+  ERR_clear_error();  // a failed lookup queues the reason; the count says it all
+  return count;
 }
 
 void AttachChainCapture(SSL* ssl, ChainCapture* capture) {

@@ -23,6 +23,21 @@ struct ChainCapture {
 // creation (it is never modified afterwards).
 Result<SslCtxPtr> MakeProbeSslContext();
 
+// A dedicated context offering exactly one protocol version (`version`: TLS1_VERSION ...
+// TLS1_3_VERSION, min = max) at security level 0 with every cipher ("ALL:@SECLEVEL=0"), and
+// otherwise like MakeProbeSslContext (chain capture, no resumption, legacy renegotiation).
+// Legacy versions need their own context: at the default level OpenSSL refuses their
+// signature algorithms, and a shared context cannot pin one version per session. Reason
+// "client_unsupported" when this OpenSSL cannot offer that version at all (built without
+// it, or no cipher left for it); "tls_setup" for other errors. Thread-safe to use like the
+// shared context.
+Result<SslCtxPtr> MakeVersionSslContext(int version);
+
+// How many ciphers a ClientHello from `ssl` would carry, given its version range, security
+// level, cipher list and signature algorithms. 0: OpenSSL would refuse to start the handshake
+// ("no protocols/ciphers available") before sending anything.
+int OfferableCipherCount(SSL* ssl);
+
 // Makes `capture` the destination of the chain `ssl` receives.
 void AttachChainCapture(SSL* ssl, ChainCapture* capture);
 

@@ -283,6 +283,13 @@ CertEntry CertEntry::FromCerts(std::vector<std::string> sni_names, const TestCer
   return entry;
 }
 
+CertEntry& CertEntry::WithSecond(const TestCert& leaf, const std::vector<const TestCert*>& extra) {
+  second_chain_pem = leaf.CertPem();
+  for (const TestCert* cert : extra) second_chain_pem += cert->CertPem();
+  second_key_pem = leaf.KeyPem();
+  return *this;
+}
+
 // ---------------------------------------------------------------------------------------
 // SmtpFixtureServer::Session: one connection, run on its connection's thread.
 
@@ -423,7 +430,13 @@ class SmtpFixtureServer::Session {
       r.starttls_accepted = true;
       r.bytes_after_starttls = pending;
     });
-    if (!Write(opts_.starttls_reply + "\r\n" + opts_.inject_after_starttls)) return;
+    if (opts_.inject_delay.count() == 0) {
+      if (!Write(opts_.starttls_reply + "\r\n" + opts_.inject_after_starttls)) return;
+    } else {
+      if (!Write(opts_.starttls_reply + "\r\n")) return;
+      if (!server_->tcp_->SleepUnlessStopping(opts_.inject_delay)) return;
+      if (!Write(opts_.inject_after_starttls)) return;
+    }
     if (!opts_.garbage_instead_of_tls.empty()) {
       // Answer the ClientHello, as a confused proxy would, then close.
       Fill();
@@ -646,7 +659,12 @@ SslCtxPtr SmtpFixtureServer::BuildContext(const CertEntry& entry) const {
   tls.max_version = options_.tls_max_version;
   tls.servername_callback = &SmtpFixtureServer::OnServerName;
   tls.servername_arg = const_cast<SmtpFixtureServer*>(this);
-  return BuildServerContext(entry.chain_pem, entry.key_pem, tls, "smtp_fixture_server");
+  SslCtxPtr ctx = BuildServerContext(entry.chain_pem, entry.key_pem, tls, "smtp_fixture_server");
+  if (!entry.second_key_pem.empty()) {
+    AddServerCertificate(ctx.get(), entry.second_chain_pem, entry.second_key_pem,
+                         "smtp_fixture_server");
+  }
+  return ctx;
 }
 
 // Runs during the handshake, for every ClientHello (with or without SNI): records the name

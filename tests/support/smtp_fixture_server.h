@@ -113,10 +113,17 @@ struct CertEntry {
   // server never completes a chain by itself.
   std::string chain_pem{};
   std::string key_pem{};  // PEM private key of the leaf
+  // Optional second certificate of another key type (e.g. an ECDSA leaf beside an RSA one),
+  // in the same form. OpenSSL serves the one the client's signature algorithms (and, below
+  // TLS 1.3, cipher suites) ask for, and the first one when both would do.
+  std::string second_chain_pem{};
+  std::string second_key_pem{};
 
   // `leaf` first, then `extra` in this order; the key is `leaf`'s.
   static CertEntry FromCerts(std::vector<std::string> sni_names, const TestCert& leaf,
                              const std::vector<const TestCert*>& extra = {});
+  // Sets the second certificate: `leaf` first, then `extra`; the key is `leaf`'s.
+  CertEntry& WithSecond(const TestCert& leaf, const std::vector<const TestCert*>& extra = {});
 };
 
 // What the server does; the defaults are a healthy Postfix-like server. Reply lines are
@@ -151,8 +158,13 @@ struct SmtpFixtureOptions {
   // The reply; anything not starting with "220" (e.g. "454 4.7.0 TLS not available") keeps
   // the session in plain text.
   std::string starttls_reply = "220 2.0.0 Ready to start TLS";
-  // Bytes sent right after the reply, in the same write (a command-injection / MITM case).
+  // Bytes sent right after the reply (a command-injection / MITM case), then the server goes
+  // on with the handshake.
   std::string inject_after_starttls{};
+  // 0: the injected bytes go in the reply's own write (one segment). Otherwise they are
+  // written this long after the reply, in a second segment that reaches a client already
+  // sending its ClientHello.
+  std::chrono::milliseconds inject_delay{0};
   // Non-empty: after the 220, these bytes (e.g. "HTTP/1.1 400 Bad Request\r\n\r\n") are sent
   // instead of a ServerHello, and the connection is closed.
   std::string garbage_instead_of_tls{};

@@ -48,6 +48,28 @@ EvpPkeyPtr ParsePrivateKey(const std::string& pem) {
   return EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
 }
 
+void AddServerCertificate(SSL_CTX* ctx, const std::string& chain_pem, const std::string& key_pem,
+                          std::string_view who) {
+  EvpPkeyPtr key = ParsePrivateKey(key_pem);
+  if (!key) Fail(who, "unreadable key_pem");
+  std::vector<X509Ptr> certs = ParsePemCertificates(chain_pem);
+  if (certs.empty()) Fail(who, "no certificate in chain_pem");
+  auto leaf = std::find_if(certs.begin(), certs.end(), [&](const X509Ptr& cert) {
+    return X509_check_private_key(cert.get(), key.get()) == 1;
+  });
+  ERR_clear_error();  // each mismatch above queued an error
+  if (leaf == certs.end()) Fail(who, "no certificate in chain_pem matches key_pem");
+  if (SSL_CTX_use_certificate(ctx, leaf->get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
+    Fail(who, "loading the certificate and key");
+  }
+  for (auto it = certs.begin(); it != certs.end(); ++it) {
+    if (it != leaf && SSL_CTX_add1_chain_cert(ctx, it->get()) != 1) {
+      Fail(who, "adding a chain certificate");
+    }
+  }
+}
+
 SslCtxPtr BuildServerContext(const std::string& chain_pem, const std::string& key_pem,
                              const ServerTlsSettings& settings, std::string_view who) {
   SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
@@ -75,24 +97,7 @@ SslCtxPtr BuildServerContext(const std::string& chain_pem, const std::string& ke
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
   SSL_CTX_set_num_tickets(ctx.get(), 0);
 
-  EvpPkeyPtr key = ParsePrivateKey(key_pem);
-  if (!key) Fail(who, "unreadable key_pem");
-  std::vector<X509Ptr> certs = ParsePemCertificates(chain_pem);
-  if (certs.empty()) Fail(who, "no certificate in chain_pem");
-  auto leaf = std::find_if(certs.begin(), certs.end(), [&](const X509Ptr& cert) {
-    return X509_check_private_key(cert.get(), key.get()) == 1;
-  });
-  ERR_clear_error();  // each mismatch above queued an error
-  if (leaf == certs.end()) Fail(who, "no certificate in chain_pem matches key_pem");
-  if (SSL_CTX_use_certificate(ctx.get(), leaf->get()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
-    Fail(who, "loading the certificate and key");
-  }
-  for (auto it = certs.begin(); it != certs.end(); ++it) {
-    if (it != leaf && SSL_CTX_add1_chain_cert(ctx.get(), it->get()) != 1) {
-      Fail(who, "adding a chain certificate");
-    }
-  }
+  AddServerCertificate(ctx.get(), chain_pem, key_pem, who);
   if (settings.servername_callback != nullptr) {
     SSL_CTX_set_tlsext_servername_callback(ctx.get(), settings.servername_callback);
     SSL_CTX_set_tlsext_servername_arg(ctx.get(), settings.servername_arg);

@@ -42,6 +42,14 @@ struct ServerTlsSettings {
 SslCtxPtr BuildServerContext(const std::string& chain_pem, const std::string& key_pem,
                              const ServerTlsSettings& settings, std::string_view who);
 
+// Adds one more certificate (leaf and key, chain after it as in BuildServerContext) to `ctx`.
+// OpenSSL keeps one certificate per key type: a second one of another type (an ECDSA leaf
+// beside an RSA one) is served to clients whose signature algorithms (and, below TLS 1.3,
+// cipher suites) call for it; one of the same type replaces the first. Throws like
+// BuildServerContext.
+void AddServerCertificate(SSL_CTX* ctx, const std::string& chain_pem, const std::string& key_pem,
+                          std::string_view who);
+
 // For a servername callback: switches `ssl` to the first of `contexts` whose names include
 // `sni` (normalized); otherwise the context `ssl` was created from stays. `Context` is a
 // fixture's {std::vector<std::string> names (normalized); SslCtxPtr ctx;}; `contexts` must

@@ -1,0 +1,343 @@
+#include "probes/smtp_tls_session.h"
+
+#include <openssl/err.h>
+
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/write.hpp>
+
+#include "probes/first_bytes_socket.h"
+#include "probes/judgement/greeting_host.h"
+#include "probes/judgement/smtp_reply.h"
+#include "probes/judgement/tls_record_header.h"
+#include "probes/socket_watchdog.h"
+#include "probes/tls_client_context.h"
+
+namespace mxtls {
+namespace {
+
+using SteadyTime = SocketWatchdog::SteadyTime;
+// QUIT and close_notify are courtesies: never let them hold a finished probe for long.
+constexpr std::chrono::milliseconds kQuitLimit{1000};
+// What the handshake keeps of the server's first bytes: enough to judge a record header and
+// to quote what a non-TLS server said.
+constexpr size_t kFirstBytesKept = 64;
+
+struct ReplyRead {
+  bool ok = false;
+  SmtpReply reply;
+  size_t consumed = 0;
+  std::string reason;
+  std::string message;
+};
+
+ReplyRead Failed(const Status& status) {
+  ReplyRead r;
+  r.reason = status.reason();
+  r.message = status.message();
+  return r;
+}
+
+// Reads until one complete reply is at the front of `buffer`. The buffer is not consumed:
+// the caller erases `consumed` bytes, so that leftovers stay visible (STARTTLS injection).
+template <typename Stream>
+asio::awaitable<ReplyRead> ReadReply(Stream& stream, std::string& buffer, const SocketWatchdog& s) {
+  for (;;) {
+    ParseOutcome out = ParseReply(buffer);
+    if (out.state == ParseState::kComplete) {
+      ReplyRead r;
+      r.ok = true;
+      r.reply = std::move(out.reply);
+      r.consumed = out.consumed;
+      co_return r;
+    }
+    if (out.state == ParseState::kError) co_return Failed(out.error);
+    // ParseReply rescans the buffer from its start on every call. A server that trickles
+    // its reply one byte per segment would make that quadratic, so read on without parsing
+    // until a line ends or the unfinished line could break the line-length limit; the
+    // verdict is the same, since ParseReply's reasons do not depend on segmentation.
+    const size_t parse_limit = ReplyLimits().max_line_length + 2;
+    size_t unparsed = 0;
+    for (;;) {
+      char chunk[4096];
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kNoThrow);
+      if (ec) co_return Failed(IoFailure(ec, s));
+      buffer.append(chunk, n);
+      unparsed += n;
+      if (std::string_view(chunk, n).find('\n') != std::string_view::npos) break;
+      if (unparsed > parse_limit) break;
+    }
+  }
+}
+
+template <typename Stream>
+asio::awaitable<ReplyRead> Command(Stream& stream, std::string_view command, std::string& buffer,
+                                   const SocketWatchdog& s) {
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(command.data(), command.size()),
+                                            kNoThrow);
+  if (ec) co_return Failed(IoFailure(ec, s));
+  co_return co_await ReadReply(stream, buffer, s);
+}
+
+// A courtesy QUIT; its outcome does not matter. (A template function rather than a
+// capturing lambda: lambda coroutines lose their captures, and GCC 12 has bugs there.)
+template <typename Stream>
+asio::awaitable<void> Quit(Stream& stream, std::string& buffer, SocketWatchdog& s,
+                           SteadyTime deadline) {
+  s.StartPhase("quit", kQuitLimit, deadline);
+  buffer.clear();
+  co_await Command(stream, kQuitCommand, buffer, s);
+}
+
+// Applies the session's options to a fresh SSL from options.ctx and checks that something can
+// still be offered, so that a version or key type our OpenSSL cannot do is known before a
+// single byte goes out. OK, or reason "client_unsupported" (also for a list OpenSSL rejects:
+// either way the session cannot be what was asked for).
+Status PrepareSsl(SSL* ssl, const SessionOptions& options, const std::string& sni) {
+  if (!options.sigalgs.empty() && SSL_set1_sigalgs_list(ssl, options.sigalgs.c_str()) != 1) {
+    return Status::Error("client_unsupported",
+                         "signature algorithms \"" + options.sigalgs + "\": " +
+                             DrainOpenSslErrors());
+  }
+  if (!options.cipher_list.empty() && SSL_set_cipher_list(ssl, options.cipher_list.c_str()) != 1) {
+    return Status::Error("client_unsupported",
+                         "cipher list \"" + options.cipher_list + "\": " + DrainOpenSslErrors());
+  }
+  // None left (for the version range, level, ciphers and signature algorithms): OpenSSL would
+  // refuse to start the handshake.
+  if (OfferableCipherCount(ssl) == 0) {
+    return Status::Error("client_unsupported",
+                         "this OpenSSL offers no cipher for the session's protocol versions");
+  }
+  if (!sni.empty()) SSL_set_tlsext_host_name(ssl, sni.c_str());
+  ERR_clear_error();
+  return Status();
+}
+
+// A handshake OpenSSL ended before sending anything because nothing could be offered.
+bool IsClientSideRefusal(const asio::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return false;
+  int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+  return reason == SSL_R_NO_PROTOCOLS_AVAILABLE || reason == SSL_R_NO_CIPHERS_AVAILABLE;
+}
+
+}  // namespace
+
+asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOptions options,
+                                                  std::shared_ptr<ProbeLog> probe_log) {
+  SessionOutcome outcome;
+  EndpointReport& r = outcome.facts;
+  r.mx = spec.mx;
+  r.address = spec.address;
+  r.family = spec.family;
+  const std::string who = spec.mx + " [" + spec.address + "]:" + std::to_string(spec.port) +
+                          (options.label.empty() ? "" : " (" + options.label + ")");
+  auto log = [&](const std::string& line) { probe_log->Add(who + ": " + line); };
+  auto fail = [&](const std::string& stage, const std::string& reason, const std::string& msg) {
+    r.failure_stage = stage;
+    r.failure_reason = reason;
+    r.failure_message = msg;
+    log(stage + " failed: " + reason + ": " + msg);
+  };
+
+  auto executor = co_await asio::this_coro::executor;
+  auto s = std::make_shared<SocketWatchdog>(executor, "answer", "probe deadline");
+  std::string buffer;
+
+  asio::error_code addr_ec;
+  asio::ip::address address = asio::ip::make_address(spec.address, addr_ec);
+  if (addr_ec) {
+    fail("connect", "bad_address", "not an IP address: " + spec.address);
+    co_return outcome;
+  }
+
+  // The SSL is made and checked before connecting: a session our OpenSSL cannot offer costs
+  // the server nothing and is never mistaken for the server refusing it. The stream borrows
+  // the (not yet connected) socket; the plain-text dialogue uses the socket directly.
+  SSL* ssl = SSL_new(options.ctx);
+  if (ssl == nullptr) {
+    fail("handshake", "tls_setup", "SSL_new: " + DrainOpenSslErrors());
+    co_return outcome;
+  }
+  std::string first_bytes;  // what the server sends once TLS has begun
+  asio::ssl::stream<FirstBytesSocket> tls(FirstBytesSocket(s->socket(), &first_bytes,
+                                                           kFirstBytesKept),
+                                          ssl);  // owns `ssl` from here
+  ChainCapture capture;
+  AttachChainCapture(ssl, &capture);
+  Status prepared = PrepareSsl(ssl, options, spec.sni);
+  if (!prepared.ok()) {
+    outcome.client_unsupported = true;
+    fail("handshake", prepared.reason(), prepared.message());
+    co_return outcome;
+  }
+
+  // Connect.
+  outcome.connect_attempted = true;
+  s->StartPhase("connect", spec.timeouts.connect, spec.deadline);
+  // Connect turns on TCP_NODELAY: otherwise the EHLO after the handshake waits for the
+  // server's delayed ACK.
+  Status connected = co_await s->Connect(asio::ip::tcp::endpoint(address, spec.port));
+  r.phase_seconds.emplace_back("connect", s->PhaseSeconds());
+  if (!connected.ok()) {
+    fail("connect", connected.reason(), connected.message());
+    s->Finish();
+    co_return outcome;
+  }
+  r.connected = true;
+  log("connected");
+
+  // Greeting: wait for the final "220 " line; speaking early gets a client dropped by
+  // postscreen-style pre-greet checks.
+  s->StartPhase("greeting", spec.timeouts.greeting, spec.deadline);
+  ReplyRead greeting = co_await ReadReply(s->socket(), buffer, *s);
+  r.phase_seconds.emplace_back("greeting", s->PhaseSeconds());
+  if (!greeting.ok) {
+    fail("greeting", greeting.reason, greeting.message);
+    s->Finish();
+    co_return outcome;
+  }
+  buffer.erase(0, greeting.consumed);
+  Status greeting_status = CheckGreeting(greeting.reply);
+  if (!greeting_status.ok()) {
+    fail("greeting", greeting_status.reason(), greeting_status.message());
+    s->Finish();
+    co_return outcome;
+  }
+  r.greeted = true;
+  r.greeting_host = GreetingHost(greeting.reply);
+  log("greeting: " + SanitizeServerText(greeting.reply.Text(), 200));
+
+  // EHLO.
+  s->StartPhase("ehlo", spec.timeouts.ehlo, spec.deadline);
+  ReplyRead ehlo = co_await Command(s->socket(), EhloCommand(spec.ehlo_name), buffer, *s);
+  r.phase_seconds.emplace_back("ehlo", s->PhaseSeconds());
+  if (!ehlo.ok) {
+    fail("ehlo", ehlo.reason, ehlo.message);
+    s->Finish();
+    co_return outcome;
+  }
+  buffer.erase(0, ehlo.consumed);
+  Result<EhloCapabilities> caps = ParseEhloReply(ehlo.reply);
+  if (!caps.ok()) {
+    fail("ehlo", caps.status().reason(), caps.status().message());
+    s->Finish();
+    co_return outcome;
+  }
+  r.starttls_offered = caps->starttls;
+
+  if (!caps->starttls) {
+    // A definitive answer: this endpoint cannot be reached over TLS.
+    r.verdict_reached = true;
+    fail("starttls", "no_starttls", "STARTTLS is not offered in the EHLO reply");
+    co_await Quit(s->socket(), buffer, *s, spec.deadline);
+    s->Finish();
+    co_return outcome;
+  }
+
+  // STARTTLS.
+  s->StartPhase("starttls", spec.timeouts.starttls, spec.deadline);
+  ReplyRead starttls = co_await Command(s->socket(), kStarttlsCommand, buffer, *s);
+  r.phase_seconds.emplace_back("starttls", s->PhaseSeconds());
+  if (!starttls.ok) {
+    fail("starttls", starttls.reason, starttls.message);
+    s->Finish();
+    co_return outcome;
+  }
+  Status starttls_status = CheckStarttlsReply(starttls.reply);
+  if (!starttls_status.ok()) {
+    r.verdict_reached = true;
+    fail("starttls", starttls_status.reason(), starttls_status.message());
+    buffer.erase(0, starttls.consumed);
+    co_await Quit(s->socket(), buffer, *s, spec.deadline);
+    s->Finish();
+    co_return outcome;
+  }
+  // From here a handshake is due: every way out without one is handshake_ok = false.
+  Status injection = CheckNothingAfterStarttlsReply(buffer, starttls.consumed);
+  if (!injection.ok()) {
+    // A strict client must not read plaintext bytes as if they came over TLS: abort.
+    r.handshake_ok = false;
+    r.verdict_reached = true;
+    fail("starttls", injection.reason(), injection.message());
+    s->Finish();
+    co_return outcome;
+  }
+  buffer.clear();
+
+  // TLS handshake. The chain is captured during the handshake and judged afterwards, so a
+  // bad certificate never fails the handshake and a failing handshake keeps what was seen.
+  s->StartPhase("handshake", spec.timeouts.handshake, spec.deadline);
+  auto [handshake_ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  r.phase_seconds.emplace_back("handshake", s->PhaseSeconds());
+  r.handshake_ok = !handshake_ec;
+  if (!capture.presented.empty()) {
+    r.chain = std::make_shared<const std::vector<X509Ptr>>(std::move(capture.presented));
+    capture.presented.clear();
+  }
+  if (handshake_ec) {
+    if (IsClientSideRefusal(handshake_ec) && first_bytes.empty()) {
+      // OpenSSL gave up before writing a ClientHello: nothing is known about the server.
+      outcome.client_unsupported = true;
+      Status failure = HandshakeFailure(handshake_ec, *s);
+      ERR_clear_error();
+      fail("handshake", "client_unsupported", failure.message());
+      s->Finish();
+      co_return outcome;
+    }
+    if (!first_bytes.empty() && !StartsLikeTlsRecord(first_bytes)) {
+      // The server's first bytes after the 220 are not TLS: the same verdict as bytes left over
+      // in the 220's own read, whichever segment carried them (and before any timeout: a
+      // server that sends "2" and then waits is no TLS server either).
+      ERR_clear_error();
+      r.verdict_reached = true;
+      Status not_tls = CheckNothingAfterStarttlsReply(first_bytes, 0);
+      fail("starttls", not_tls.reason(), not_tls.message());
+      s->Finish();
+      co_return outcome;
+    }
+    // A handshake the server broke is a verdict (TLS does not work there); one that ran out
+    // of time is not.
+    r.verdict_reached = !s->timed_out();
+    Status failure = HandshakeFailure(handshake_ec, *s);
+    ERR_clear_error();
+    fail("handshake", failure.reason(), failure.message());
+    s->Finish();
+    co_return outcome;
+  }
+  r.tls_version = SSL_get_version(ssl);
+  r.tls_cipher = SSL_get_cipher_name(ssl);
+  r.verdict_reached = r.chain != nullptr;
+  if (!r.chain) fail("handshake", "no_certificate", "the server presented no certificate");
+  log("TLS established: " + r.tls_version + " " + r.tls_cipher +
+      (r.chain ? ", " + std::to_string(r.chain->size()) + " certificates presented" : ""));
+
+  if (!options.smtp_after_tls) {
+    // A short session: close_notify, and whatever the server answers (its own close_notify
+    // or a plain close) ends it.
+    s->StartPhase("close", kQuitLimit, spec.deadline);
+    co_await tls.async_shutdown(kNoThrow);
+    ERR_clear_error();
+    s->Finish();
+    co_return outcome;
+  }
+
+  // EHLO again over TLS, as a sending MTA does, then QUIT. Failures here are logged but do
+  // not change the verdict: the certificate has been seen.
+  s->StartPhase("ehlo", spec.timeouts.ehlo, spec.deadline);
+  ReplyRead ehlo_tls = co_await Command(tls, EhloCommand(spec.ehlo_name), buffer, *s);
+  if (ehlo_tls.ok) {
+    buffer.erase(0, ehlo_tls.consumed);
+    log("EHLO over TLS: " + std::to_string(ehlo_tls.reply.code));
+    co_await Quit(tls, buffer, *s, spec.deadline);
+  } else {
+    log("EHLO over TLS failed: " + ehlo_tls.reason + ": " + ehlo_tls.message);
+  }
+  ERR_clear_error();
+  s->Finish();
+  co_return outcome;
+}
+
+}  // namespace mxtls

@@ -1,0 +1,283 @@
+// The extra TLS sessions of an endpoint probe against real fixture servers on loopback: which
+// versions a server accepts (one session per version), and which certificates it holds by key
+// type (RSA-only and ECDSA-only signature algorithms).
+#include "probes/tls_variant_probe.h"
+
+#include <openssl/ssl.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "probes/judgement/cert_checks.h"
+#include "probes/tls_client_context.h"
+#include "tests/support/cert_factory.h"
+#include "tests/support/smtp_fixture_server.h"
+
+namespace mxtls::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using V = VersionOutcome;
+
+const TestPki& Pki() {
+  static const TestPki pki("tls variant test");
+  return pki;
+}
+
+// An RSA and an ECDSA leaf for mx.test, issued by the test intermediate.
+const TestCert& RsaLeaf() {
+  static const TestCert leaf = [] {
+    CertSpec spec;
+    spec.common_name = "mx.test";
+    spec.dns_sans = {"mx.test"};
+    spec.key_type = KeyType::kRsa2048;
+    return MakeIssued(spec, Pki().intermediate());
+  }();
+  return leaf;
+}
+const TestCert& EcdsaLeaf() {
+  static const TestCert leaf = Pki().Leaf({"mx.test"});
+  return leaf;
+}
+
+EndpointSpec SpecFor(const SmtpFixtureServer& server) {
+  EndpointSpec spec;
+  spec.mx = "mx.test";
+  spec.address = server.address();
+  spec.family = "ipv4";
+  spec.port = server.port();
+  spec.sni = "mx.test";
+  spec.ehlo_name = "probe.test";
+  spec.deadline = std::chrono::steady_clock::now() + 10s;
+  return spec;
+}
+
+template <typename T>
+T RunOnFreshLoop(asio::awaitable<T> work) {
+  asio::io_context io;
+  auto future = asio::co_spawn(io, std::move(work), asio::use_future);
+  io.run();
+  return future.get();
+}
+
+const TlsVersionContexts& Contexts() {
+  static const TlsVersionContexts contexts = MakeTlsVersionContexts();
+  return contexts;
+}
+
+std::map<std::string, V> Matrix(const TlsVersionsReport& report) {
+  std::map<std::string, V> out;
+  for (const VersionSupport& v : report.versions) out[v.version] = v.outcome;
+  return out;
+}
+
+std::string Describe(const TlsVersionsReport& report) {
+  std::string out;
+  for (const VersionSupport& v : report.versions) {
+    out += v.version + "=" + std::to_string(static_cast<int>(v.outcome)) + " (" + v.detail + ")\n";
+  }
+  return out;
+}
+
+TEST_CASE("this OpenSSL offers every version at security level 0", "[tls_versions]") {
+  // Debian 12's OpenSSL 3.0 can still do TLS 1.0 and 1.1 with @SECLEVEL=0. Where it cannot,
+  // the matrix below would show kClientUnsupported instead of kRefused: this test says which.
+  for (const VersionContext& c : Contexts()) {
+    INFO(c.name << ": " << c.unsupported);
+    CHECK(c.ctx != nullptr);
+  }
+}
+
+TEST_CASE("version matrix of servers with different version ranges", "[tls_versions]") {
+  struct Case {
+    std::string name;
+    int min_version;
+    int max_version;
+    std::map<std::string, V> expected;
+  };
+  const std::vector<Case> cases = {
+      {"default (every version)", 0, 0,
+       {{"TLSv1", V::kAccepted}, {"TLSv1.1", V::kAccepted}, {"TLSv1.2", V::kAccepted},
+        {"TLSv1.3", V::kAccepted}}},
+      {"TLS 1.1 only", TLS1_1_VERSION, TLS1_1_VERSION,
+       {{"TLSv1", V::kRefused}, {"TLSv1.1", V::kAccepted}, {"TLSv1.2", V::kRefused},
+        {"TLSv1.3", V::kRefused}}},
+      {"TLS 1.2 only", TLS1_2_VERSION, TLS1_2_VERSION,
+       {{"TLSv1", V::kRefused}, {"TLSv1.1", V::kRefused}, {"TLSv1.2", V::kAccepted},
+        {"TLSv1.3", V::kRefused}}},
+      {"TLS 1.3 only", TLS1_3_VERSION, TLS1_3_VERSION,
+       {{"TLSv1", V::kRefused}, {"TLSv1.1", V::kRefused}, {"TLSv1.2", V::kRefused},
+        {"TLSv1.3", V::kAccepted}}},
+  };
+  for (const Case& c : cases) {
+    SECTION(c.name) {
+      SmtpFixtureOptions o;
+      o.tls_min_version = c.min_version;
+      o.tls_max_version = c.max_version;
+      SmtpFixtureServer server(o);
+      auto log = std::make_shared<ProbeLog>();
+      TlsVersionsReport report =
+          RunOnFreshLoop(ProbeTlsVersions(SpecFor(server), &Contexts(), log));
+      INFO(Describe(report));
+      REQUIRE(report.versions.size() == 4);
+      CHECK(report.versions[0].version == "TLSv1");
+      CHECK(report.versions[3].version == "TLSv1.3");
+      CHECK(Matrix(report) == c.expected);
+      CHECK(report.sessions == 4);
+      REQUIRE(server.WaitForSessions(4, 3s));
+      // One at a time, each with exactly its version, and the accepted one negotiated it.
+      std::vector<SessionRecord> sessions = server.sessions();
+      REQUIRE(sessions.size() == 4);
+      for (size_t i = 0; i < sessions.size(); ++i) {
+        CHECK(sessions[i].starttls_accepted);
+        if (report.versions[i].outcome == V::kAccepted) {
+          // (A refused ClientHello is rejected before the server reads its SNI.)
+          CHECK(sessions[i].sni == std::optional<std::string>("mx.test"));
+          CHECK(sessions[i].tls_version == report.versions[i].version);
+        } else {
+          CHECK_FALSE(sessions[i].tls_established);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("a version whose context is missing is client-unsupported and opens no session",
+          "[tls_versions]") {
+  SmtpFixtureServer server;
+  TlsVersionContexts contexts = MakeTlsVersionContexts();
+  contexts[0].ctx.reset();
+  contexts[0].unsupported = "built without it";
+  TlsVersionsReport report =
+      RunOnFreshLoop(ProbeTlsVersions(SpecFor(server), &contexts, std::make_shared<ProbeLog>()));
+  INFO(Describe(report));
+  CHECK(report.versions[0].outcome == V::kClientUnsupported);
+  CHECK(report.versions[0].detail.find("built without it") != std::string::npos);
+  CHECK(report.sessions == 3);
+  CHECK(report.versions[3].outcome == V::kAccepted);
+}
+
+TEST_CASE("a session whose options leave nothing to offer is client-unsupported before any "
+          "connection", "[tls_versions]") {
+  SmtpFixtureServer server;
+  SessionOptions options;
+  options.ctx = Contexts()[2].ctx.get();  // TLS 1.2 only
+  options.cipher_list = "aNULL:!aNULL";   // parses, selects nothing
+  options.smtp_after_tls = false;
+  SessionOutcome outcome = RunOnFreshLoop(
+      RunSmtpTlsSession(SpecFor(server), options, std::make_shared<ProbeLog>()));
+  CHECK(outcome.client_unsupported);
+  CHECK_FALSE(outcome.connect_attempted);
+  CHECK(outcome.facts.failure_reason == "client_unsupported");
+  CHECK(JudgeVersionSession("TLSv1.2", outcome).outcome == V::kClientUnsupported);
+  CHECK(server.connection_count() == 0);
+}
+
+TEST_CASE("version sessions that get no answer have no verdict", "[tls_versions]") {
+  SECTION("no STARTTLS") {
+    SmtpFixtureOptions o;
+    o.offer_starttls = false;
+    SmtpFixtureServer server(o);
+    TlsVersionsReport report = RunOnFreshLoop(
+        ProbeTlsVersions(SpecFor(server), &Contexts(), std::make_shared<ProbeLog>()));
+    for (const VersionSupport& v : report.versions) CHECK(v.outcome == V::kFailed);
+  }
+  SECTION("the handshake hangs until the deadline") {
+    SmtpFixtureOptions o;
+    o.handshake_hang = true;
+    SmtpFixtureServer server(o);
+    EndpointSpec spec = SpecFor(server);
+    spec.deadline = std::chrono::steady_clock::now() + 600ms;
+    TlsVersionsReport report =
+        RunOnFreshLoop(ProbeTlsVersions(spec, &Contexts(), std::make_shared<ProbeLog>()));
+    INFO(Describe(report));
+    for (const VersionSupport& v : report.versions) CHECK(v.outcome == V::kFailed);
+    // The first session used the whole budget; the others were not started.
+    CHECK(report.sessions == 1);
+  }
+}
+
+// --- Key types.
+
+struct KeyTypeRun {
+  KeyTypeProbeResult rsa;
+  KeyTypeProbeResult ecdsa;
+};
+
+KeyTypeRun RunBothKeyTypes(const SmtpFixtureServer& server) {
+  Result<SslCtxPtr> ctx = MakeProbeSslContext();
+  REQUIRE(ctx.ok());
+  auto log = std::make_shared<ProbeLog>();
+  KeyTypeRun run;
+  run.rsa = RunOnFreshLoop(ProbeKeyType(SpecFor(server), "rsa", ctx->get(), log));
+  run.ecdsa = RunOnFreshLoop(ProbeKeyType(SpecFor(server), "ecdsa", ctx->get(), log));
+  return run;
+}
+
+std::string LeafKeyType(const KeyTypeProbeResult& r) {
+  REQUIRE(r.chain);
+  REQUIRE_FALSE(r.chain->empty());
+  return DescribeCertificate(r.chain->front().get()).key_type;
+}
+
+TEST_CASE("key-type sessions see both leaves of a dual RSA + ECDSA server", "[key_types]") {
+  for (int max_version : {0, TLS1_2_VERSION}) {
+    SECTION(max_version == 0 ? "TLS 1.3" : "TLS 1.2") {
+      SmtpFixtureOptions o;
+      o.tls_max_version = max_version;
+      o.certs = {CertEntry::FromCerts({}, RsaLeaf(), {&Pki().intermediate()})
+                     .WithSecond(EcdsaLeaf(), {&Pki().intermediate()})};
+      SmtpFixtureServer server(o);
+      KeyTypeRun run = RunBothKeyTypes(server);
+      CHECK(run.rsa.session.key_type == "rsa");
+      CHECK(run.rsa.session.handshake_ok);
+      CHECK(run.rsa.session_opened);
+      CHECK(run.ecdsa.session.key_type == "ecdsa");
+      CHECK(run.ecdsa.session.handshake_ok);
+      CHECK(LeafKeyType(run.rsa) == "RSA");
+      CHECK(LeafKeyType(run.ecdsa) == "EC");
+      // Each leaf comes with its own chain.
+      CHECK(run.rsa.chain->size() == 2);
+      CHECK(run.ecdsa.chain->size() == 2);
+      CHECK(X509_cmp(run.rsa.chain->front().get(), run.ecdsa.chain->front().get()) != 0);
+      REQUIRE(server.WaitForSessions(2, 3s));
+      for (const SessionRecord& s : server.sessions()) {
+        CHECK(s.tls_version == (max_version == 0 ? "TLSv1.3" : "TLSv1.2"));
+      }
+    }
+  }
+}
+
+TEST_CASE("an ECDSA-only server fails the RSA session and passes the ECDSA one", "[key_types]") {
+  SmtpFixtureOptions o;
+  o.certs = {CertEntry::FromCerts({}, EcdsaLeaf(), {&Pki().intermediate()})};
+  SmtpFixtureServer server(o);
+  KeyTypeRun run = RunBothKeyTypes(server);
+  CHECK_FALSE(run.rsa.session.handshake_ok);
+  CHECK(run.rsa.session.failure_reason == "handshake");
+  CHECK(run.rsa.chain == nullptr);
+  CHECK(run.ecdsa.session.handshake_ok);
+  CHECK(run.ecdsa.session.failure_reason.empty());
+  CHECK(LeafKeyType(run.ecdsa) == "EC");
+}
+
+TEST_CASE("an RSA-only server fails the ECDSA session", "[key_types]") {
+  SmtpFixtureOptions o;
+  o.certs = {CertEntry::FromCerts({}, RsaLeaf(), {&Pki().intermediate()})};
+  SmtpFixtureServer server(o);
+  KeyTypeRun run = RunBothKeyTypes(server);
+  CHECK(run.rsa.session.handshake_ok);
+  CHECK(LeafKeyType(run.rsa) == "RSA");
+  CHECK_FALSE(run.ecdsa.session.handshake_ok);
+  CHECK(run.ecdsa.session.failure_reason == "handshake");
+}
+
+}  // namespace
+}  // namespace mxtls::testing
