@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "probes/dns_resolver.h"
+#include "probes/join.h"
 #include "probes/endpoint_probe.h"
 #include "probes/tls_client_context.h"
 #include "probes/policy_probe.h"
@@ -63,23 +64,6 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 double SecondsSince(SteadyTime start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
-// Waits for a number of spawned coroutines. Only used on one loop thread.
-class Join {
- public:
-  explicit Join(const asio::any_io_executor& ex) : timer_(ex, SteadyTime::max()) {}
-  void Add() { ++pending_; }
-  void Done() {
-    if (--pending_ == 0) timer_.cancel();
-  }
-  asio::awaitable<void> Wait() {
-    while (pending_ > 0) co_await timer_.async_wait(kNoThrow);
-  }
-
- private:
-  asio::steady_timer timer_;
-  int pending_ = 0;
-};
 
 // Everything one domain probe shares between its coroutines; lives until the last of them
 // completes. Only touched on the loop thread that runs the probe.

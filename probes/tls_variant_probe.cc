@@ -3,6 +3,10 @@
 #include <chrono>
 #include <utility>
 
+#include <asio/co_spawn.hpp>
+#include <asio/this_coro.hpp>
+
+#include "probes/join.h"
 #include "probes/tls_client_context.h"
 
 namespace mxtls {
@@ -68,28 +72,39 @@ VersionSupport JudgeVersionSession(const std::string& version, const SessionOutc
 asio::awaitable<TlsVersionsReport> ProbeTlsVersions(EndpointSpec spec,
                                                     const TlsVersionContexts* contexts,
                                                     std::shared_ptr<ProbeLog> log) {
-  TlsVersionsReport report;
-  for (const VersionContext& c : *contexts) {
-    VersionSupport v;
+  auto ex = co_await asio::this_coro::executor;
+  auto report = std::make_shared<TlsVersionsReport>();
+  report->versions.resize(contexts->size());
+  auto join = std::make_shared<Join>(ex);
+  for (size_t i = 0; i < contexts->size(); ++i) {
+    const VersionContext& c = (*contexts)[i];
+    VersionSupport& v = report->versions[i];
     v.version = c.name;
     if (!c.ctx) {
       v.outcome = VersionOutcome::kClientUnsupported;
       v.detail = "our OpenSSL cannot offer it: " + c.unsupported;
-    } else if (std::chrono::steady_clock::now() >= spec.deadline) {
-      v.outcome = VersionOutcome::kFailed;
-      v.detail = "not tried: the probe deadline passed";
-    } else {
-      SessionOptions options;
-      options.ctx = c.ctx.get();
-      options.smtp_after_tls = false;
-      options.label = c.name;
-      SessionOutcome session = co_await RunSmtpTlsSession(spec, options, log);
-      if (session.connect_attempted) ++report.sessions;
-      v = JudgeVersionSession(c.name, session);
+      continue;
     }
-    report.versions.push_back(std::move(v));
+    SessionOptions options;
+    options.ctx = c.ctx.get();
+    options.smtp_after_tls = false;
+    options.label = c.name;
+    join->Add();
+    asio::co_spawn(ex, RunSmtpTlsSession(spec, options, log),
+                   [report, join, i, name = c.name](std::exception_ptr e, SessionOutcome session) {
+                     VersionSupport& v = report->versions[i];
+                     if (e) {
+                       v.outcome = VersionOutcome::kFailed;
+                       v.detail = "internal error";
+                     } else {
+                       if (session.connect_attempted) ++report->sessions;
+                       v = JudgeVersionSession(name, session);
+                     }
+                     join->Done();
+                   });
   }
-  co_return report;
+  co_await join->Wait();
+  co_return std::move(*report);
 }
 
 asio::awaitable<KeyTypeProbeResult> ProbeKeyType(EndpointSpec spec, std::string key_type,

@@ -34,15 +34,15 @@ using TlsVersionContexts = std::vector<VersionContext>;
 // cipher-list parse each) and share them: they are only read afterwards, from any thread.
 TlsVersionContexts MakeTlsVersionContexts();
 
-// Runs one session per version, one after the other, each offering exactly that version, and
-// reports every version in the order of `contexts`. Sequential on purpose: four connections at
-// once from one address trip postscreen-style concurrency limits (Postfix's default
-// smtpd_client_connection_count_limit counts them, and postscreen may answer 421), which
-// would turn "refused" into "failed"; on a healthy server a session takes a few milliseconds to
-// a few tens of them, and each phase is bounded by spec.timeouts and spec.deadline. A session
-// not started because the deadline passed is kFailed. A version whose context is null is
-// kClientUnsupported without any connection. `contexts` must outlive the coroutine.
-// TlsVersionsReport::sessions counts the connections attempted.
+// Runs one session per version, all at once, each offering exactly that version, and reports
+// every version in the order of `contexts`. Concurrent on purpose: run one after another, four
+// sessions behind a postscreen-style greeting delay (6 s is common) would outlast a scrape;
+// together with the main, no-SNI and key-type sessions an endpoint sees at most eight
+// connections at once, once per check interval, far below the per-client limits of Postfix
+// (smtpd_client_connection_count_limit, postscreen: 50) and Exim. Each phase is bounded by
+// spec.timeouts and spec.deadline. A version whose context is null is kClientUnsupported
+// without any connection. `contexts` must outlive the coroutine. TlsVersionsReport::sessions
+// counts the connections attempted.
 asio::awaitable<TlsVersionsReport> ProbeTlsVersions(EndpointSpec spec,
                                                     const TlsVersionContexts* contexts,
                                                     std::shared_ptr<ProbeLog> log);
