@@ -21,6 +21,20 @@ bool StillReadable(ares_socket_t fd) {
   return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
 
+// Sets DO (RFC 3225) in the OPT record ares_create_query appends last when given a UDP size:
+// root name (1 byte), TYPE 41, CLASS = payload size, TTL = extended RCODE, version, flags
+// (DO is the top bit of the flags' high byte), RDLENGTH 0. So DO sits at query[len - 4]. The
+// layout is checked rather than assumed, so a c-ares that builds the record differently
+// leaves the query without DO instead of corrupting it.
+void SetDnssecOk(unsigned char* query, int len) {
+  constexpr int kOptSize = 11;
+  if (len < 12 + kOptSize) return;
+  const unsigned char* opt = query + len - kOptSize;
+  bool has_one_additional = query[10] == 0 && query[11] == 1;
+  bool is_opt = opt[0] == 0 && opt[1] == 0 && opt[2] == kDnsTypeOpt && opt[9] == 0 && opt[10] == 0;
+  if (has_one_additional && is_opt) query[len - 4] |= 0x80;
+}
+
 RawLookup Failed(std::string_view reason, std::string message) {
   RawLookup raw;
   raw.status = Status::Error(reason, std::move(message));
@@ -159,8 +173,8 @@ DnsResolver::~DnsResolver() {
 }
 
 asio::awaitable<RawLookup> DnsResolver::LookupRaw(std::string name, uint16_t type,
-                                                  TimePoint deadline) {
-  std::string what = name + " " + DnsTypeName(type);
+                                                  TimePoint deadline, QueryFlags flags) {
+  std::string what = name + " " + DnsTypeName(type) + (flags.checking_disabled ? " (CD)" : "");
   if (std::chrono::steady_clock::now() >= deadline) {
     co_return Failed("timeout", what + ": deadline passed before the query was sent");
   }
@@ -175,6 +189,8 @@ asio::awaitable<RawLookup> DnsResolver::LookupRaw(std::string name, uint16_t typ
     co_return Failed("dns_error", what + ": cannot build a query: " + ares_strerror(rc));
   }
   query[3] |= 0x20;  // AD: ask a validating resolver to tell us (RFC 6840 §5.7)
+  if (flags.checking_disabled) query[3] |= 0x10;  // CD (RFC 4035 §3.2.2)
+  SetDnssecOk(query, query_len);
 
   auto state = std::make_shared<QueryState>(io_, std::move(what));
   ++queries_in_flight_;
@@ -218,6 +234,120 @@ asio::awaitable<AddressLookup> DnsResolver::LookupAAAA(std::string name, TimePoi
 asio::awaitable<TxtLookup> DnsResolver::LookupTxt(std::string name, TimePoint deadline) {
   RawLookup raw = co_await LookupRaw(name, kDnsTypeTxt, deadline);
   co_return InterpretTxtAnswer(name, raw);
+}
+
+asio::awaitable<TlsaLookup> DnsResolver::LookupTlsa(std::string name, TimePoint deadline) {
+  RawLookup raw = co_await LookupRaw(name, kDnsTypeTlsa, deadline);
+  co_return InterpretTlsaAnswer(name, raw);
+}
+
+asio::awaitable<PtrLookup> DnsResolver::LookupPtr(std::string address, TimePoint deadline) {
+  Result<std::string> name = ReverseLookupName(address);
+  if (!name.ok()) {
+    PtrLookup out;
+    out.status = name.status();
+    co_return out;
+  }
+  RawLookup raw = co_await LookupRaw(*name, kDnsTypePtr, deadline);
+  co_return InterpretPtrAnswer(*name, raw);
+}
+
+// ---- DNSSEC ----
+
+asio::awaitable<DnssecLookup<RawLookup>> DnsResolver::LookupRawDnssec(std::string name,
+                                                                      uint16_t type,
+                                                                      TimePoint deadline,
+                                                                      bool resolver_validates) {
+  DnssecLookup<RawLookup> out;
+  // The resolver may be destroyed while the first query is in flight (see the header): the
+  // retry is sent only when it is still there.
+  std::shared_ptr<DnsResolver*> self = self_;
+  out.answer = co_await LookupRaw(name, type, deadline);
+  DnssecAnswer first{out.answer.rcode, out.answer.authentic_data};
+  std::optional<DnssecAnswer> retry;
+  if (NeedsCheckingDisabledRetry(resolver_validates, first) && *self != nullptr) {
+    RawLookup cd = co_await (*self)->LookupRaw(name, type, deadline, {.checking_disabled = true});
+    out.cd_retried = true;
+    retry = DnssecAnswer{cd.rcode, cd.authentic_data};
+    out.dnssec = ClassifyDnssec(resolver_validates, first, retry);
+    if (out.dnssec == DnssecStatus::kBogus) out.answer = std::move(cd);
+    co_return out;
+  }
+  out.dnssec = ClassifyDnssec(resolver_validates, first, retry);
+  co_return out;
+}
+
+namespace {
+
+template <typename T, typename Interpret>
+DnssecLookup<T> Typed(DnssecLookup<RawLookup> raw, Interpret interpret) {
+  DnssecLookup<T> out;
+  out.answer = interpret(raw.answer);
+  out.dnssec = raw.dnssec;
+  out.cd_retried = raw.cd_retried;
+  return out;
+}
+
+}  // namespace
+
+asio::awaitable<DnssecLookup<MxLookup>> DnsResolver::LookupMxDnssec(std::string name,
+                                                                    TimePoint deadline,
+                                                                    bool resolver_validates) {
+  DnssecLookup<RawLookup> raw =
+      co_await LookupRawDnssec(name, kDnsTypeMx, deadline, resolver_validates);
+  co_return Typed<MxLookup>(std::move(raw),
+                            [&](const RawLookup& r) { return InterpretMxAnswer(name, r); });
+}
+
+asio::awaitable<DnssecLookup<AddressLookup>> DnsResolver::LookupADnssec(std::string name,
+                                                                        TimePoint deadline,
+                                                                        bool resolver_validates) {
+  DnssecLookup<RawLookup> raw =
+      co_await LookupRawDnssec(name, kDnsTypeA, deadline, resolver_validates);
+  co_return Typed<AddressLookup>(std::move(raw), [&](const RawLookup& r) {
+    return InterpretAddressAnswer(name, kDnsTypeA, r);
+  });
+}
+
+asio::awaitable<DnssecLookup<AddressLookup>> DnsResolver::LookupAAAADnssec(
+    std::string name, TimePoint deadline, bool resolver_validates) {
+  DnssecLookup<RawLookup> raw =
+      co_await LookupRawDnssec(name, kDnsTypeAaaa, deadline, resolver_validates);
+  co_return Typed<AddressLookup>(std::move(raw), [&](const RawLookup& r) {
+    return InterpretAddressAnswer(name, kDnsTypeAaaa, r);
+  });
+}
+
+asio::awaitable<DnssecLookup<TlsaLookup>> DnsResolver::LookupTlsaDnssec(std::string name,
+                                                                        TimePoint deadline,
+                                                                        bool resolver_validates) {
+  DnssecLookup<RawLookup> raw =
+      co_await LookupRawDnssec(name, kDnsTypeTlsa, deadline, resolver_validates);
+  co_return Typed<TlsaLookup>(std::move(raw),
+                              [&](const RawLookup& r) { return InterpretTlsaAnswer(name, r); });
+}
+
+asio::awaitable<ValidationCheck> CheckResolverValidates(DnsResolver& resolver, std::string name,
+                                                        DnsResolver::TimePoint deadline) {
+  std::string servers = resolver.DescribeServers();
+  RawLookup raw = co_await resolver.LookupRaw(name, kDnsTypeSoa, deadline);
+  ValidationCheck out;
+  out.rcode = raw.rcode;
+  out.authentic_data = raw.authentic_data;
+  out.status = raw.status;
+  out.validates = raw.status.ok() && raw.rcode == kDnsRcodeNoError && raw.authentic_data;
+  std::string asked = "DNS resolver " + servers + ", asked \"" + name + "\" SOA with DO+AD: ";
+  if (raw.rcode < 0) {
+    out.message = asked + "no answer (" + raw.status.message() +
+                  "); DNSSEC validation unknown, treated as not validating";
+  } else if (out.validates) {
+    out.message = asked + "NOERROR with AD: the resolver validates DNSSEC";
+  } else {
+    out.message = asked + DnsRcodeName(raw.rcode) +
+                  (raw.authentic_data ? " with AD" : " without AD") +
+                  ": the resolver does not validate DNSSEC (no DNSSEC status will be secure)";
+  }
+  co_return out;
 }
 
 void DnsResolver::OnAnswer(void* arg, int status, int timeouts, unsigned char* abuf, int alen) {

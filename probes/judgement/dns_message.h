@@ -158,7 +158,7 @@ struct AddressLookup {
   std::vector<std::string> cname_chain;  // aliases followed, starting with the queried name
   bool is_cname = false;                 // the queried name is an alias
   int rcode = -1;
-  bool authentic_data = false;           // the answer's AD bit (see RawLookup)
+  bool authentic_data = false;  // the answer's AD bit (see RawLookup)
 };
 
 struct TxtLookup {

@@ -555,6 +555,253 @@ TEST_CASE("Create rejects a server address c-ares cannot read", "[dns]") {
   CHECK(r.status().reason() == "dns_error");
 }
 
+// ---- DNSSEC: DO/AD/CD on the wire, and the status of answers ----
+
+TEST_CASE("Every query asks for DNSSEC (EDNS, DO, AD); CD only when asked", "[dns][dnssec]") {
+  DnsFixtureServer server;
+  server.AddA("mx.example.test", "192.0.2.10");
+  server.SetAuthenticData(true);
+  Harness h(ConfigFor({server.address()}));
+  auto deadline = Clock::now() + 3s;
+  AddressLookup a =
+      h.Run([&r = h.resolver(), deadline] { return r.LookupA("mx.example.test", deadline); });
+  CHECK(a.status.ok());
+  CHECK(a.authentic_data);
+  RawLookup cd = h.Run([&r = h.resolver(), deadline] {
+    return r.LookupRaw("mx.example.test", kDnsTypeA, deadline, {.checking_disabled = true});
+  });
+  CHECK(cd.status.ok());
+  CHECK_FALSE(cd.authentic_data);  // nothing validated when checking is disabled
+  std::vector<DnsFixtureServer::SeenQuery> seen = server.Queries();
+  REQUIRE(seen.size() == 2);
+  for (const DnsFixtureServer::SeenQuery& q : seen) {
+    CHECK(q.edns);
+    CHECK(q.dnssec_ok);
+    CHECK(q.ad);
+  }
+  CHECK_FALSE(seen[0].cd);
+  CHECK(seen[1].cd);
+}
+
+TEST_CASE("DNSSEC status of MX, A and TLSA lookups end to end", "[dns][dnssec]") {
+  DnsFixtureServer server;
+  server.SetAuthenticData(true);  // names are secure unless said otherwise
+  server.AddMx("secure.test", 10, "mx.secure.test");
+  server.AddMx("insecure.test", 10, "mx.secure.test");
+  server.SetSecure("insecure.test", false);
+  server.AddA("mx.secure.test", "192.0.2.10");
+  server.AddMx("bogus.test", 10, "mx.bogus.test");
+  server.SetBogus("bogus.test", kDnsTypeMx);
+  server.AddMx("broken.test", 10, "mx.broken.test");
+  server.SetRcode("broken.test", 2);
+  server.AddCname("alias.insecure.test", "mx.secure.test");
+  server.SetSecure("alias.insecure.test", false);
+  server.AddTlsa("_25._tcp.mx.bogus.test", 3, 1, 1, std::vector<uint8_t>(32, 0x11));
+  server.SetBogus("_25._tcp.mx.bogus.test");
+  Harness h(ConfigFor({server.address()}));
+  auto deadline = Clock::now() + 3s;
+  auto mx = [&](const char* name, bool validates) {
+    return h.Run([&r = h.resolver(), name = std::string(name), deadline, validates] {
+      return r.LookupMxDnssec(name, deadline, validates);
+    });
+  };
+
+  SECTION("secure") {
+    DnssecLookup<MxLookup> d = mx("secure.test", true);
+    CHECK(d.dnssec == DnssecStatus::kSecure);
+    CHECK_FALSE(d.cd_retried);
+    CHECK(d.answer.status.ok());
+    CHECK(d.answer.authentic_data);
+    CHECK(server.QueryCount("secure.test", kDnsTypeMx) == 1);
+  }
+  SECTION("signed denial: NXDOMAIN with AD is secure") {
+    DnssecLookup<MxLookup> d = mx("missing.test", true);
+    CHECK(d.dnssec == DnssecStatus::kSecure);
+    CHECK(d.answer.status.reason() == "nxdomain");
+  }
+  SECTION("an insecure MX RRset whose MX host is secure") {
+    DnssecLookup<MxLookup> d = mx("insecure.test", true);
+    CHECK(d.dnssec == DnssecStatus::kInsecure);
+    CHECK(d.answer.records == std::vector<MxRecord>{{"mx.secure.test", 10}});
+    DnssecLookup<AddressLookup> a = h.Run([&r = h.resolver(), deadline] {
+      return r.LookupADnssec("mx.secure.test", deadline, true);
+    });
+    CHECK(a.dnssec == DnssecStatus::kSecure);
+    CHECK(a.answer.addresses == std::vector<std::string>{"192.0.2.10"});
+  }
+  SECTION("an insecure alias in front of a secure name is insecure") {
+    DnssecLookup<AddressLookup> a = h.Run([&r = h.resolver(), deadline] {
+      return r.LookupADnssec("alias.insecure.test", deadline, true);
+    });
+    CHECK(a.dnssec == DnssecStatus::kInsecure);
+    CHECK(a.answer.is_cname);
+    CHECK(a.answer.addresses == std::vector<std::string>{"192.0.2.10"});
+  }
+  SECTION("bogus: SERVFAIL, then the CD retry's answer is returned") {
+    DnssecLookup<MxLookup> d = mx("bogus.test", true);
+    CHECK(d.dnssec == DnssecStatus::kBogus);
+    CHECK(d.cd_retried);
+    INFO(d.answer.status.ToString());
+    CHECK(d.answer.status.ok());
+    CHECK_FALSE(d.answer.authentic_data);
+    CHECK(d.answer.records == std::vector<MxRecord>{{"mx.bogus.test", 10}});
+    std::vector<DnsFixtureServer::SeenQuery> seen = server.Queries();
+    REQUIRE(seen.size() == 2);
+    CHECK_FALSE(seen[0].cd);
+    CHECK(seen[1].cd);
+  }
+  SECTION("bogus TLSA: the records non-validating senders see") {
+    DnssecLookup<TlsaLookup> t = h.Run([&r = h.resolver(), deadline] {
+      return r.LookupTlsaDnssec("_25._tcp.mx.bogus.test", deadline, true);
+    });
+    CHECK(t.dnssec == DnssecStatus::kBogus);
+    REQUIRE(t.answer.rdata.size() == 1);
+    CHECK(t.answer.rdata[0].size() == 3 + 32);
+  }
+  SECTION("SERVFAIL with and without CD is broken, not bogus") {
+    DnssecLookup<MxLookup> d = mx("broken.test", true);
+    CHECK(d.dnssec == DnssecStatus::kUnknown);
+    CHECK(d.cd_retried);
+    CHECK(d.answer.status.reason() == "servfail");
+    CHECK(server.QueryCount("broken.test", kDnsTypeMx) == 2);
+  }
+  SECTION("a resolver not known to validate: unknown, and no CD retry") {
+    DnssecLookup<MxLookup> bogus = mx("bogus.test", false);
+    CHECK(bogus.dnssec == DnssecStatus::kUnknown);
+    CHECK_FALSE(bogus.cd_retried);
+    CHECK(bogus.answer.status.reason() == "servfail");
+    CHECK(server.QueryCount("bogus.test", kDnsTypeMx) == 1);
+    CHECK(mx("secure.test", false).dnssec == DnssecStatus::kUnknown);
+  }
+  SECTION("a timeout is unknown") {
+    server.SetDrop("secure.test");
+    DnssecLookup<MxLookup> d = h.Run([&r = h.resolver(), until = Clock::now() + 200ms] {
+      return r.LookupMxDnssec("secure.test", until, true);
+    });
+    CHECK(d.dnssec == DnssecStatus::kUnknown);
+    CHECK(d.answer.status.reason() == "timeout");
+  }
+}
+
+TEST_CASE("TLSA lookups: records, NODATA, SERVFAIL, timeout", "[dns][tlsa]") {
+  DnsFixtureServer server;
+  std::vector<uint8_t> digest(32, 0xab);
+  server.AddTlsa("_25._tcp.mx.example.test", 3, 1, 1, digest);
+  server.AddTlsa("_25._tcp.mx.example.test", 2, 0, 2, std::vector<uint8_t>(64, 0xcd));
+  server.AddA("mx.example.test", "192.0.2.10");
+  server.AddRecord("_25._tcp.short.test", kDnsTypeTlsa, {3, 1});
+  server.AddTlsa("_25._tcp.servfail.test", 3, 1, 1, digest);
+  server.SetRcode("_25._tcp.servfail.test", 2);
+  server.SetDrop("_25._tcp.silent.test");
+  server.SetAuthenticData(true);
+  Harness h(ConfigFor({server.address()}));
+  auto deadline = Clock::now() + 3s;
+  auto tlsa = [&](const char* name, Clock::time_point until) {
+    return h.Run(
+        [&r = h.resolver(), name = std::string(name), until] { return r.LookupTlsa(name, until); });
+  };
+  TlsaLookup records = tlsa("_25._tcp.mx.example.test", deadline);
+  INFO(records.status.ToString());
+  CHECK(records.status.ok());
+  CHECK(records.authentic_data);
+  CHECK(records.canonical_name == "_25._tcp.mx.example.test");
+  std::vector<uint8_t> first{3, 1, 1};
+  first.insert(first.end(), digest.begin(), digest.end());
+  REQUIRE(records.rdata.size() == 2);
+  CHECK(records.rdata[0] == first);
+  CHECK(records.rdata[1].size() == 3 + 64);
+  CHECK(records.rdata[1][0] == 2);
+
+  TlsaLookup short_rdata = tlsa("_25._tcp.short.test", deadline);
+  CHECK(short_rdata.status.ok());
+  CHECK(short_rdata.rdata == std::vector<std::vector<uint8_t>>{{3, 1}});
+
+  TlsaLookup nodata = tlsa("mx.example.test", deadline);
+  CHECK(nodata.status.reason() == "nodata");
+  CHECK(nodata.rdata.empty());
+  CHECK(tlsa("_25._tcp.nowhere.test", deadline).status.reason() == "nxdomain");
+  TlsaLookup servfail = tlsa("_25._tcp.servfail.test", deadline);
+  CHECK(servfail.status.reason() == "servfail");
+  CHECK(servfail.rcode == 2);
+  TlsaLookup silent = tlsa("_25._tcp.silent.test", Clock::now() + 200ms);
+  CHECK(silent.status.reason() == "timeout");
+  CHECK(silent.rcode == -1);
+}
+
+TEST_CASE("PTR lookups for IPv4 and IPv6 addresses", "[dns][reverse_dns]") {
+  DnsFixtureServer server;
+  server.AddPtr("10.2.0.192.in-addr.arpa", "mx.example.test");
+  server.AddPtr("10.2.0.192.in-addr.arpa", "Host-10.ISP.test.");
+  server.AddPtr("5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+                "mx6.example.test");
+  Harness h(ConfigFor({server.address()}));
+  auto deadline = Clock::now() + 3s;
+  auto ptr = [&](const char* address) {
+    return h.Run([&r = h.resolver(), address = std::string(address), deadline] {
+      return r.LookupPtr(address, deadline);
+    });
+  };
+  PtrLookup v4 = ptr("192.0.2.10");
+  INFO(v4.status.ToString());
+  CHECK(v4.status.ok());
+  CHECK(v4.query_name == "10.2.0.192.in-addr.arpa");
+  CHECK(v4.names == std::vector<std::string>{"mx.example.test", "host-10.isp.test"});
+  PtrLookup v6 = ptr("2001:DB8::25");
+  CHECK(v6.status.ok());
+  CHECK(v6.names == std::vector<std::string>{"mx6.example.test"});
+  CHECK(ptr("192.0.2.11").status.reason() == "nxdomain");
+  int before = server.TotalQueries();
+  PtrLookup bad = ptr("mx.example.test");
+  CHECK(bad.status.reason() == "dns_error");
+  CHECK(server.TotalQueries() == before);
+}
+
+TEST_CASE("CheckResolverValidates", "[dns][dnssec]") {
+  DnsFixtureServer server;
+  // A root SOA; its RDATA is never read.
+  server.AddRecord(".", kDnsTypeSoa, std::vector<uint8_t>(22, 0));
+  server.AddRecord("signed.test", kDnsTypeSoa, std::vector<uint8_t>(22, 0));
+  Harness h(ConfigFor({server.address()}));
+  auto check = [&](const char* name, Clock::time_point until) {
+    return h.Run([&r = h.resolver(), name = std::string(name), until] {
+      return CheckResolverValidates(r, name, until);
+    });
+  };
+  auto deadline = Clock::now() + 3s;
+  SECTION("NOERROR without AD: does not validate") {
+    ValidationCheck c = check(".", deadline);
+    CHECK_FALSE(c.validates);
+    CHECK(c.rcode == 0);
+    CHECK_FALSE(c.authentic_data);
+    CHECK_THAT(c.message, Catch::Contains("127.0.0.1:" + std::to_string(server.port())));
+    CHECK_THAT(c.message, Catch::Contains("NOERROR without AD"));
+    CHECK_THAT(c.message, Catch::Contains("does not validate"));
+    CHECK(server.QueryCount(".", kDnsTypeSoa) == 1);
+  }
+  SECTION("NOERROR with AD: validates") {
+    server.SetAuthenticData(true);
+    ValidationCheck c = check(".", deadline);
+    CHECK(c.validates);
+    CHECK(c.status.ok());
+    CHECK_THAT(c.message, Catch::Contains("NOERROR with AD"));
+    CHECK(check("signed.test", deadline).validates);
+  }
+  SECTION("SERVFAIL and timeouts: does not validate") {
+    server.SetAuthenticData(true);
+    server.SetRcode(".", 2);
+    ValidationCheck servfail = check(".", deadline);
+    CHECK_FALSE(servfail.validates);
+    CHECK_THAT(servfail.message, Catch::Contains("SERVFAIL"));
+    server.ClearFaults(".");
+    server.SetDrop(".");
+    ValidationCheck timeout = check(".", Clock::now() + 200ms);
+    CHECK_FALSE(timeout.validates);
+    CHECK(timeout.rcode == -1);
+    CHECK(timeout.status.reason() == "timeout");
+    CHECK_THAT(timeout.message, Catch::Contains("no answer"));
+  }
+}
+
 // ---- the fixture itself ----
 
 // Sends one datagram to 127.0.0.1:port and waits up to `wait` for a reply.
@@ -709,6 +956,64 @@ TEST_CASE("The fixture survives garbage and keeps answering", "[dns]") {
   REQUIRE(formerr);
   REQUIRE(formerr->size() >= 12);
   CHECK(((*formerr)[3] & 0x0F) == 1);
+}
+
+TEST_CASE("The fixture sets AD only for secure names and never under CD", "[dns][dnssec]") {
+  DnsFixtureServer server;
+  server.AddA("secure.test", "192.0.2.1");
+  server.AddA("plain.test", "192.0.2.2");
+  server.AddA("bogus.test", "192.0.2.3");
+  server.SetSecure("secure.test", true);
+  server.SetBogus("bogus.test");
+  auto ask = [&](const char* name, bool cd) {
+    std::vector<uint8_t> q = QueryPacket(name, kDnsTypeA);
+    if (cd) q[3] |= 0x10;
+    std::optional<std::vector<uint8_t>> reply = UdpExchange(server.port(), q, 2s);
+    REQUIRE(reply);
+    Result<DnsMessage> m = ParseDnsMessage(*reply);
+    REQUIRE(m.ok());
+    return *m;
+  };
+  DnsMessage secure = ask("secure.test", false);
+  CHECK(secure.header.ad);
+  CHECK_FALSE(secure.header.cd);
+  DnsMessage secure_cd = ask("secure.test", true);
+  CHECK_FALSE(secure_cd.header.ad);
+  CHECK(secure_cd.header.cd);
+  CHECK(secure_cd.answers.size() == 1);
+  CHECK_FALSE(ask("plain.test", false).header.ad);  // the global default is off
+  DnsMessage bogus = ask("bogus.test", false);
+  CHECK(bogus.header.rcode == 2);
+  CHECK(bogus.answers.empty());
+  DnsMessage bogus_cd = ask("bogus.test", true);
+  CHECK(bogus_cd.header.rcode == 0);
+  CHECK_FALSE(bogus_cd.header.ad);
+  REQUIRE(bogus_cd.answers.size() == 1);
+  CHECK(bogus_cd.answers[0].rdata == std::vector<uint8_t>{192, 0, 2, 3});
+
+  // The global default, overridden per name both ways.
+  server.SetAuthenticData(true);
+  server.SetSecure("secure.test", false);
+  CHECK(ask("plain.test", false).header.ad);
+  CHECK_FALSE(ask("secure.test", false).header.ad);
+  CHECK_FALSE(ask("bogus.test", true).header.ad);
+  CHECK(ask("missing.test", false).header.ad);  // signed denial
+}
+
+TEST_CASE("The fixture serves PTR records with a compressed target", "[dns][reverse_dns]") {
+  DnsFixtureServer server;
+  server.AddPtr("1.2.0.192.in-addr.arpa", "mx.example.test");
+  server.AddPtr("1.2.0.192.in-addr.arpa", "www.example.test");
+  std::optional<std::vector<uint8_t>> reply =
+      UdpExchange(server.port(), QueryPacket("1.2.0.192.in-addr.arpa", kDnsTypePtr), 2s);
+  REQUIRE(reply);
+  Result<DnsMessage> m = ParseDnsMessage(*reply);
+  REQUIRE(m.ok());
+  REQUIRE(m->answers.size() == 2);
+  CHECK(m->answers[0].target == "mx.example.test");
+  CHECK(m->answers[1].target == "www.example.test");
+  // "www" then a pointer to "example.test" in the first target: 1 + 3 + 2 bytes.
+  CHECK(m->answers[1].rdata.size() == 6);
 }
 
 }  // namespace

@@ -16,11 +16,13 @@ namespace {
 
 constexpr uint16_t kTypeCname = 5;
 constexpr uint16_t kTypeSoa = 6;
+constexpr uint16_t kTypePtr = 12;
 constexpr uint16_t kTypeMx = 15;
 constexpr uint16_t kTypeTxt = 16;
 constexpr uint16_t kTypeOpt = 41;
 constexpr uint16_t kTypeTlsa = 52;
 constexpr int kRcodeFormErr = 1;
+constexpr int kRcodeServFail = 2;
 constexpr int kRcodeNxDomain = 3;
 constexpr int kRcodeNotImp = 4;
 constexpr uint32_t kTtl = 300;
@@ -103,12 +105,14 @@ class Writer {
 // question, so a pointer there is garbage).
 struct Query {
   uint16_t id = 0;
-  uint8_t flags = 0;  // header byte 2
+  uint8_t flags = 0;   // header byte 2
+  uint8_t flags2 = 0;  // header byte 3: AD and CD
   int opcode = 0;
   std::string name;               // normalized
   std::vector<uint8_t> question;  // the raw question, echoed back
   uint16_t type = 0;
   bool edns = false;
+  bool dnssec_ok = false;
   size_t edns_size = 512;
 };
 
@@ -118,6 +122,7 @@ ParseResult ParseQuery(const std::vector<uint8_t>& q, Query* out) {
   if (q.size() < 12) return ParseResult::kIgnore;
   out->id = Get16(q, 0);
   out->flags = q[2];
+  out->flags2 = q[3];
   if (q[2] & 0x80) return ParseResult::kIgnore;  // a response: never answer those
   out->opcode = (q[2] >> 3) & 0x0F;
   if (out->opcode != 0) return ParseResult::kNotImp;
@@ -146,6 +151,8 @@ ParseResult ParseQuery(const std::vector<uint8_t>& q, Query* out) {
       q[at] == 0 && Get16(q, at + 1) == kTypeOpt) {
     out->edns = true;
     out->edns_size = std::clamp<size_t>(Get16(q, at + 3), 512, kMaxUdpAnswer);
+    // TTL = extended RCODE, version, then the flags, whose top bit is DO.
+    out->dnssec_ok = (q[at + 7] & 0x80) != 0;
   }
   return ParseResult::kOk;
 }
@@ -376,6 +383,10 @@ void DnsFixtureServer::AddTlsa(std::string_view name, uint8_t usage, uint8_t sel
   Add(name, {kTypeTlsa, std::move(rdata), std::nullopt});
 }
 
+void DnsFixtureServer::AddPtr(std::string_view name, std::string_view target) {
+  Add(name, {kTypePtr, {}, Normalize(target)});
+}
+
 void DnsFixtureServer::AddRecord(std::string_view name, uint16_t type, std::vector<uint8_t> rdata) {
   Add(name, {type, std::move(rdata), std::nullopt});
 }
@@ -425,6 +436,16 @@ void DnsFixtureServer::SetAuthenticData(bool ad) {
   authentic_data_ = ad;
 }
 
+void DnsFixtureServer::SetSecure(std::string_view name, bool secure) {
+  std::lock_guard<std::mutex> lock(mu_);
+  secure_[Normalize(name)] = secure;
+}
+
+void DnsFixtureServer::SetBogus(std::string_view name, uint16_t type) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FaultFor(name, type).bogus = true;
+}
+
 void DnsFixtureServer::SetRejectEdns(bool reject) {
   std::lock_guard<std::mutex> lock(mu_);
   reject_edns_ = reject;
@@ -447,6 +468,11 @@ int DnsFixtureServer::QueryCount(std::string_view name, uint16_t type, Transport
 int DnsFixtureServer::TotalQueries() const {
   std::lock_guard<std::mutex> lock(mu_);
   return total_queries_;
+}
+
+std::vector<DnsFixtureServer::SeenQuery> DnsFixtureServer::Queries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return seen_;
 }
 
 int DnsFixtureServer::MalformedPackets() const {
@@ -483,6 +509,9 @@ DnsFixtureServer::Reply DnsFixtureServer::Respond(const std::vector<uint8_t>& qu
   }
   ++total_queries_;
   ++counts_[{q.name, q.type, transport}];
+  const bool query_cd = (q.flags2 & 0x10) != 0;
+  seen_.push_back(
+      {q.name, q.type, transport, (q.flags2 & 0x20) != 0, query_cd, q.edns, q.dnssec_ok});
 
   Fault fault;
   for (uint16_t t : {uint16_t{0}, q.type}) {  // a per-type fault refines a per-name one
@@ -493,7 +522,10 @@ DnsFixtureServer::Reply DnsFixtureServer::Respond(const std::vector<uint8_t>& qu
     fault.drop |= f.drop;
     if (f.delay.count() > 0) fault.delay = f.delay;
     fault.truncate |= f.truncate;
+    fault.bogus |= f.bogus;
   }
+  // A validating resolver fails bogus answers; with CD it hands them out unvalidated.
+  if (fault.bogus && !query_cd && !fault.rcode) fault.rcode = kRcodeServFail;
   if (fault.drop) return reply;
   reply.delay = fault.delay;
   if (q.edns && reject_edns_) {
@@ -537,12 +569,20 @@ DnsFixtureServer::Reply DnsFixtureServer::Respond(const std::vector<uint8_t>& qu
     }
   }
 
+  // AD: only for data a validator vouches for (RFC 4035 §3.2.3), only when every name in the
+  // answer is secure, never for a bogus answer handed out under CD.
+  bool secure = true;
+  for (const std::string& name : seen) {
+    auto it = secure_.find(name);
+    secure = secure && (it != secure_.end() ? it->second : authentic_data_);
+  }
+  const bool ad = secure && !query_cd && !fault.bogus && (rcode == 0 || rcode == kRcodeNxDomain);
   bool truncate = transport == Transport::kUdp && fault.truncate;
   auto build = [&](bool with_records) {
     Writer w;
     w.U16(q.id);
     w.U8(static_cast<uint8_t>(0x80 | (q.flags & 0x79) | 0x04 | (with_records ? 0 : 0x02)));
-    w.U8(static_cast<uint8_t>(0x80 | (authentic_data_ && rcode == 0 ? 0x20 : 0) | rcode));
+    w.U8(static_cast<uint8_t>(0x80 | (ad ? 0x20 : 0) | (query_cd ? 0x10 : 0) | rcode));
     w.U16(1);
     size_t counts_at = w.size();
     w.U16(0);  // answers

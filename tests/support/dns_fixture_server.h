@@ -1,10 +1,11 @@
 // A small in-memory DNS server for tests: it answers like a recursive resolver that knows
 // every record itself (RA and AA set, CNAMEs chased inside the zone), over UDP and TCP on one
-// loopback port, with per-name fault injection (RCODEs, silence, delay, forced truncation)
-// and per-(name, type, transport) query counters for assertions.
+// loopback port, with per-name fault injection (RCODEs, silence, delay, forced truncation),
+// a model of a validating resolver's DNSSEC answers (AD per name, bogus names that SERVFAIL
+// unless CD is set) and per-(name, type, transport) query counters and flags for assertions.
 //
-// The wire encoding here is written independently of probes/judgement/dns_message.cc, so a bug on one
-// side is not mirrored on the other.
+// The wire encoding here is written independently of probes/judgement/dns_message.cc, so a bug on
+// one side is not mirrored on the other.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -64,6 +65,9 @@ class DnsFixtureServer {
   void AddTxt(std::string_view name, std::vector<std::string> strings);
   void AddTlsa(std::string_view name, uint8_t usage, uint8_t selector, uint8_t matching_type,
                std::vector<uint8_t> association_data);
+  // `name` is the reverse name ("1.2.0.192.in-addr.arpa"); `target` is compressible. Several
+  // calls for one name make a PTR RRset of several names.
+  void AddPtr(std::string_view name, std::string_view target);
   // Any type with RDATA as given (no name compression inside it).
   void AddRecord(std::string_view name, uint16_t type, std::vector<uint8_t> rdata);
   // Forgets every record of `name`.
@@ -80,8 +84,16 @@ class DnsFixtureServer {
   // EDNS, are truncated over UDP anyway.)
   void SetTruncate(std::string_view name, uint16_t type = 0);
   void ClearFaults(std::string_view name);
-  // Set the AD bit on every NOERROR answer, like a validating resolver for a signed zone.
+  // ---- DNSSEC, as a validating resolver would answer ----
+  // The AD bit is set on NOERROR and NXDOMAIN answers when every name the answer touches (the
+  // queried name and the CNAME targets followed) is secure, and the query did not set CD.
+  // SetAuthenticData says whether names are secure by default; SetSecure overrides it per name
+  // (so a test can have an insecure MX RRset whose MX host is secure).
   void SetAuthenticData(bool ad);
+  void SetSecure(std::string_view name, bool secure);
+  // Signatures that do not validate: SERVFAIL, unless the query sets CD, in which case the
+  // normal answer is served without AD (RFC 4035 §3.2.2). Type 0: every type.
+  void SetBogus(std::string_view name, uint16_t type = 0);
   // Answer FORMERR without OPT to queries that carry EDNS, like a pre-EDNS server.
   void SetRejectEdns(bool reject);
 
@@ -89,6 +101,17 @@ class DnsFixtureServer {
   // Well-formed queries received for (name, type) over `transport`.
   int QueryCount(std::string_view name, uint16_t type, Transport transport = Transport::kAny) const;
   int TotalQueries() const;
+  // The header and EDNS flags of each well-formed query, in arrival order.
+  struct SeenQuery {
+    std::string name;  // normalized
+    uint16_t type = 0;
+    Transport transport = Transport::kUdp;
+    bool ad = false;         // AD asked (RFC 6840 §5.7)
+    bool cd = false;         // checking disabled
+    bool edns = false;       // carried an OPT record
+    bool dnssec_ok = false;  // DO in the OPT record (RFC 3225)
+  };
+  std::vector<SeenQuery> Queries() const;
   // Packets and TCP messages that were not a well-formed query.
   int MalformedPackets() const;
 
@@ -112,6 +135,7 @@ class DnsFixtureServer {
     bool drop = false;
     std::chrono::milliseconds delay{0};
     bool truncate = false;
+    bool bogus = false;
   };
   struct UdpListener;
   class TcpSession;
@@ -133,6 +157,8 @@ class DnsFixtureServer {
   std::map<std::string, std::vector<Record>> zone_;
   std::map<std::pair<std::string, uint16_t>, Fault> faults_;
   bool authentic_data_ = false;
+  std::map<std::string, bool> secure_;  // per-name override of authentic_data_
+  std::vector<SeenQuery> seen_;
   bool reject_edns_ = false;
   std::map<std::tuple<std::string, uint16_t, Transport>, int> counts_;
   int total_queries_ = 0;

@@ -22,12 +22,11 @@ TEST_CASE("ClassifyDnssec", "[dnssec]") {
   };
   const std::vector<Case> cases = {
       {"NOERROR with AD", true, A{kDnsRcodeNoError, true}, {}, DnssecStatus::kSecure},
-      {"NXDOMAIN with AD (signed denial)", true, A{kDnsRcodeNxDomain, true}, {},
-       DnssecStatus::kSecure},
+      {"NXDOMAIN with AD", true, A{kDnsRcodeNxDomain, true}, {}, DnssecStatus::kSecure},
       {"NOERROR without AD", true, A{kDnsRcodeNoError, false}, {}, DnssecStatus::kInsecure},
       {"NXDOMAIN without AD", true, A{kDnsRcodeNxDomain, false}, {}, DnssecStatus::kInsecure},
-      {"SERVFAIL, CD retry NOERROR", true, A{kDnsRcodeServFail, false},
-       A{kDnsRcodeNoError, false}, DnssecStatus::kBogus},
+      {"SERVFAIL, CD retry NOERROR", true, A{kDnsRcodeServFail, false}, A{kDnsRcodeNoError, false},
+       DnssecStatus::kBogus},
       {"SERVFAIL, CD retry NXDOMAIN", true, A{kDnsRcodeServFail, false},
        A{kDnsRcodeNxDomain, false}, DnssecStatus::kBogus},
       {"SERVFAIL, CD retry SERVFAIL too (broken, not bogus)", true, A{kDnsRcodeServFail, false},
@@ -37,8 +36,7 @@ TEST_CASE("ClassifyDnssec", "[dnssec]") {
       {"SERVFAIL without a retry", true, A{kDnsRcodeServFail, false}, {}, DnssecStatus::kUnknown},
       {"REFUSED", true, A{kDnsRcodeRefused, false}, {}, DnssecStatus::kUnknown},
       {"timeout", true, A{kNoAnswer, false}, {}, DnssecStatus::kUnknown},
-      {"AD on an error RCODE means nothing", true, A{kDnsRcodeServFail, true}, {},
-       DnssecStatus::kUnknown},
+      {"AD on SERVFAIL: no", true, A{kDnsRcodeServFail, true}, {}, DnssecStatus::kUnknown},
       {"not validating: AD ignored", false, A{kDnsRcodeNoError, true}, {}, DnssecStatus::kUnknown},
       {"not validating: no AD", false, A{kDnsRcodeNoError, false}, {}, DnssecStatus::kUnknown},
       {"not validating: SERVFAIL then CD NOERROR", false, A{kDnsRcodeServFail, false},
@@ -51,8 +49,7 @@ TEST_CASE("ClassifyDnssec", "[dnssec]") {
   }
 }
 
-TEST_CASE("NeedsCheckingDisabledRetry only after SERVFAIL from a validating resolver",
-          "[dnssec]") {
+TEST_CASE("NeedsCheckingDisabledRetry only after SERVFAIL from a validating resolver", "[dnssec]") {
   CHECK(NeedsCheckingDisabledRetry(true, {kDnsRcodeServFail, false}));
   CHECK_FALSE(NeedsCheckingDisabledRetry(false, {kDnsRcodeServFail, false}));
   CHECK_FALSE(NeedsCheckingDisabledRetry(true, {kDnsRcodeNoError, false}));

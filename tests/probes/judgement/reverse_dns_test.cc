@@ -124,6 +124,8 @@ TEST_CASE("JudgeReverseDns", "[reverse_dns]") {
     bool confirmed;
     bool matches_mx;
   };
+  // One case per row reads better than one field per line.
+  // clang-format off
   const std::vector<Case> cases = {
       {"PTR is the MX host and resolves back", "192.0.2.1", "mx.example.com", {"mx.example.com"},
        {{"mx.example.com", {"192.0.2.1"}}}, true, true},
@@ -148,6 +150,7 @@ TEST_CASE("JudgeReverseDns", "[reverse_dns]") {
       {"garbage address confirms nothing", "not-an-address", "mx.example.com",
        {"mx.example.com"}, {{"mx.example.com", {"not-an-address"}}}, false, true},
   };
+  // clang-format on
   for (const Case& c : cases) {
     DYNAMIC_SECTION(c.name) {
       ReverseDnsReport r = JudgeReverseDns(c.address, c.mx, c.ptr, c.forward, "");
