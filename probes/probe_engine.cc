@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "probes/dns_resolver.h"
 #include "probes/join.h"
+#include "probes/tls_variant_probe.h"
 #include "probes/endpoint_probe.h"
 #include "probes/tls_client_context.h"
 #include "probes/policy_probe.h"
@@ -87,6 +88,14 @@ struct DomainJob {
   // No-SNI sessions by NoSniKey, with the time they were observed.
   std::map<std::string, std::pair<EndpointReport, std::chrono::steady_clock::time_point>>
       no_sni_sessions;
+  // The slow-changing observations of each endpoint (by NoSniKey), fresh or cached.
+  struct SlowFacts {
+    std::optional<FactCache::VersionsFact> versions;
+    std::map<std::string, FactCache::KeyTypeFact> key_types;  // "rsa", "ecdsa"
+    int fresh_sessions = 0;  // sessions opened for them by this probe (no-SNI included)
+  };
+  std::map<std::string, SlowFacts> slow_facts;
+  const TlsVersionContexts* version_contexts = nullptr;
 };
 
 void Log(DomainJob& job, const std::string& line) { job.report.log->Add(line); }
@@ -164,10 +173,82 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
                      // Only an observation of the certificate is worth keeping; a timeout
                      // is retried at the next probe.
                      if (r.cert) job->cache->PutNoSni(key, {now, r});
+                     job->slow_facts[key].fresh_sessions += r.sessions_opened;
                      job->no_sni_sessions[key] = {std::move(r), now};
                      join->Done();
                    });
   };
+  // The extra sessions end a little before the probe's deadline: they must never turn a probe
+  // whose main sessions reached their verdicts into one that ran past its deadline.
+  const auto margin = std::min<std::chrono::steady_clock::duration>(
+      std::chrono::seconds(1),
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(job->task.timeout_seconds * 0.1)));
+  auto spawn_slow_facts = [&](const std::string& address, const char* family) {
+    EndpointSpec spec;
+    spec.mx = host.host;
+    spec.address = address;
+    spec.family = family;
+    spec.port = module.smtp.port;
+    spec.sni = host.host;
+    spec.ehlo_name = module.smtp.ehlo_name;
+    spec.timeouts = module.timeouts;
+    spec.deadline = job->task.deadline - margin;
+    const std::string key = NoSniKey(spec);
+    if (module.tls.version_check) {
+      if (auto cached = job->cache->GetVersions(key, module.tls.version_check_interval)) {
+        job->slow_facts[key].versions = std::move(cached);
+      } else {
+        join->Add();
+        asio::co_spawn(job->loop->ctx,
+                       ProbeTlsVersions(spec, job->version_contexts, job->report.log),
+                       [job, join, key](std::exception_ptr e, TlsVersionsReport versions) {
+                         if (!e) {
+                           FactCache::VersionsFact fact{std::chrono::steady_clock::now(),
+                                                        std::move(versions)};
+                           // Kept only when every version got an answer: a partial matrix
+                           // (one session timed out) is asked again at the next probe.
+                           bool complete = true;
+                           for (const auto& v : fact.versions.versions) {
+                             complete = complete && v.outcome != VersionOutcome::kFailed;
+                           }
+                           if (complete) job->cache->PutVersions(key, fact);
+                           job->slow_facts[key].fresh_sessions += fact.versions.sessions;
+                           job->slow_facts[key].versions = std::move(fact);
+                         }
+                         join->Done();
+                       });
+      }
+    }
+    if (!module.tls.key_type_check) return;
+    for (const char* key_type : {"rsa", "ecdsa"}) {
+      const std::string type_key = key + "|" + key_type;
+      if (auto cached = job->cache->GetKeyType(type_key, module.tls.key_type_check_interval)) {
+        job->slow_facts[key].key_types[key_type] = std::move(*cached);
+        continue;
+      }
+      join->Add();
+      asio::co_spawn(job->loop->ctx,
+                     ProbeKeyType(spec, key_type, job->tls->native_handle(), job->report.log),
+                     [job, join, key, type_key, key_type](std::exception_ptr e,
+                                                          KeyTypeProbeResult result) {
+                       if (!e) {
+                         FactCache::KeyTypeFact fact{std::chrono::steady_clock::now(),
+                                                     result.session, result.chain};
+                         // A certificate, or the server's refusal to show one of this type,
+                         // is an answer worth keeping; a timeout is not.
+                         if (result.chain || result.session.failure_reason == "handshake") {
+                           job->cache->PutKeyType(type_key, fact);
+                         }
+                         if (result.session_opened) ++job->slow_facts[key].fresh_sessions;
+                         job->slow_facts[key].key_types[key_type] = std::move(fact);
+                       }
+                       join->Done();
+                     });
+    }
+  };
+  for (const auto& a : host.ipv4) spawn_slow_facts(a, "ipv4");
+  for (const auto& a : host.ipv6) spawn_slow_facts(a, "ipv6");
   for (const auto& a : host.ipv4) spawn(a, "ipv4");
   for (const auto& a : host.ipv6) spawn(a, "ipv6");
 }
@@ -223,6 +304,39 @@ void CollectHeldCertificates(DomainJob& job) {
     if (no_sni != job.no_sni_sessions.end()) {
       AddHeldCertificate(e.held_certs, "no_sni", no_sni->second.first.chain, trust, e.mx, now);
     }
+    auto slow = job.slow_facts.find(NoSniKey(spec));
+    if (slow == job.slow_facts.end()) continue;
+    for (const auto& [key_type, fact] : slow->second.key_types) {
+      AddHeldCertificate(e.held_certs, key_type, fact.chain, trust, e.mx, now);
+    }
+  }
+}
+
+// The TLS versions and key-type sessions of each endpoint, with the age of the observation,
+// and the sessions this probe opened for them.
+void AttachSlowFacts(DomainJob& job) {
+  const auto now = std::chrono::steady_clock::now();
+  auto age = [now](SteadyTime at) { return std::chrono::duration<double>(now - at).count(); };
+  for (auto& e : job.report.endpoints) {
+    EndpointSpec spec;
+    spec.mx = e.mx;
+    spec.address = e.address;
+    spec.port = job.task.module->smtp.port;
+    auto slow = job.slow_facts.find(NoSniKey(spec));
+    if (slow == job.slow_facts.end()) continue;
+    const DomainJob::SlowFacts& facts = slow->second;
+    if (facts.versions) {
+      e.tls_versions = facts.versions->versions;
+      e.tls_versions->age_seconds = age(facts.versions->checked_at);
+    }
+    for (const char* key_type : {"rsa", "ecdsa"}) {
+      auto it = facts.key_types.find(key_type);
+      if (it == facts.key_types.end()) continue;
+      KeyTypeSession session = it->second.session;
+      session.age_seconds = age(it->second.checked_at);
+      e.key_type_sessions.push_back(std::move(session));
+    }
+    e.sessions_opened += facts.fresh_sessions;
   }
 }
 
@@ -439,6 +553,7 @@ asio::awaitable<void> ProbeMxHost(std::shared_ptr<DomainJob> job, size_t host_in
 void Finish(DomainJob& job, SteadyTime start) {
   DomainReport& r = job.report;
   AttachNoSni(job);
+  AttachSlowFacts(job);
   AttachReverseDns(job);
   CollectHeldCertificates(job);
   JudgeDane(job);
@@ -612,6 +727,7 @@ Result<std::unique_ptr<ProbeEngine>> ProbeEngine::Create(const EngineOptions& op
   if (!ctx.ok()) return ctx.status();
   // asio::ssl::context takes ownership of the native handle.
   engine->tls_ = std::make_unique<asio::ssl::context>(std::move(ctx).value().release());
+  engine->version_contexts_ = MakeTlsVersionContexts();
   int threads = options.threads > 0 ? options.threads
                                     : std::max(1u, std::thread::hardware_concurrency());
   for (int i = 0; i < threads; ++i) {
@@ -733,6 +849,7 @@ DomainReport ProbeEngine::Probe(const ProbeTask& task) {
   job->clock = clock_;
   job->cache = &cache_;
   job->engine = this;
+  job->version_contexts = &version_contexts_;
   job->report.domain = task.domain;
   job->report.module = task.module->name;
   job->report.timeout_seconds = task.timeout_seconds;

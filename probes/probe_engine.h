@@ -21,6 +21,7 @@
 #include "probes/domain_prober.h"
 #include "probes/dns_resolver.h"
 #include "probes/fact_cache.h"
+#include "probes/tls_variant_probe.h"
 
 namespace mxtls {
 
@@ -64,6 +65,7 @@ class ProbeEngine final : public DomainProber {
   const Clock* clock_;
   SystemClock system_clock_;
   std::unique_ptr<asio::ssl::context> tls_;
+  TlsVersionContexts version_contexts_;  // one client context per TLS version
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<size_t> next_loop_{0};
 

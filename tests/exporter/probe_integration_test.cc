@@ -111,7 +111,8 @@ TEST_CASE("healthy domain with two MX hosts on IPv4 and IPv6", "[integration]") 
     if (line.empty()) continue;
     bool allowed = line.find("mxtls_cert_days_to_expiry") != std::string::npos ||
                    line.find("mxtls_domain_cert_days_to_expiry_min") != std::string::npos ||
-                   line.find("mxtls_nosni_cert_days_to_expiry") != std::string::npos;
+                   line.find("mxtls_nosni_cert_days_to_expiry") != std::string::npos ||
+                   line.find("mxtls_cert_held_days_to_expiry") != std::string::npos;
     CHECK(allowed);
   }
 }
@@ -209,25 +210,38 @@ TEST_CASE("STARTTLS on the last EHLO line and a multi-line greeting", "[integrat
   CHECK(m.Value("mxtls_endpoint_up", ep) == 1);
   CHECK(m.Value("mxtls_starttls_offered", ep) == 1);
   CHECK(m.Value("mxtls_tls_handshake_success", ep) == 1);
-  // Two sessions: one with SNI = the MX name as published, one without SNI (what Postfix
-  // and Exim send by default). Neither speaks before the whole greeting; both QUIT.
-  REQUIRE(server.WaitForSessions(2, milliseconds(2000)));
+  // The main session with SNI = the MX name as published and one without SNI (what Postfix
+  // and Exim send by default), then the short ones that are cached for hours: one per TLS
+  // version and one per key type. None speaks before the whole greeting; the two full
+  // sessions EHLO again over TLS and QUIT, the short ones end with close_notify.
+  CHECK(m.Value("mxtls_endpoint_smtp_sessions", ep) == 8);
+  REQUIRE(server.WaitForSessions(8, milliseconds(3000)));
   auto sessions = server.sessions();
-  REQUIRE(sessions.size() == 2);
-  int with_sni = 0, without_sni = 0;
+  REQUIRE(sessions.size() == 8);
+  int full_with_sni = 0, full_without_sni = 0, short_sessions = 0;
   for (const auto& session : sessions) {
     CHECK_FALSE(session.pre_greet_talk);
-    CHECK(session.tls_established);
-    CHECK(session.quit);
+    CHECK(session.starttls_accepted);
     REQUIRE(session.commands.size() >= 2);
     CHECK(session.commands[0] == "EHLO prober.test");
     CHECK(session.commands[1] == "STARTTLS");
-    CHECK(session.tls_commands.size() >= 1);
-    if (session.sni == std::optional<std::string>("mx1.lastline.test")) ++with_sni;
-    if (!session.sni) ++without_sni;
+    if (session.tls_commands.empty()) {
+      ++short_sessions;
+      continue;
+    }
+    CHECK(session.tls_established);
+    CHECK(session.quit);
+    if (session.sni == std::optional<std::string>("mx1.lastline.test")) ++full_with_sni;
+    if (!session.sni) ++full_without_sni;
   }
-  CHECK(with_sni == 1);
-  CHECK(without_sni == 1);
+  CHECK(full_with_sni == 1);
+  CHECK(full_without_sni == 1);
+  CHECK(short_sessions == 6);
+  // The next probe reuses every slow-changing observation: one session.
+  ParsedMetrics again = w.Probe("lastline.test");
+  CHECK(again.Value("mxtls_endpoint_smtp_sessions", ep) == 1);
+  REQUIRE(server.WaitForSessions(9, milliseconds(2000)));
+  CHECK(server.connection_count() == 9);
 }
 
 TEST_CASE("554 greeting: the prober is refused", "[integration]") {
@@ -448,7 +462,8 @@ TEST_CASE("shared IP: without SNI the server presents a default certificate for 
   auto& server = w.Serve("127.0.0.40", o);
   w.dns.AddMx("shared.test", 10, "mx1.shared.test");
   w.dns.AddA("mx1.shared.test", "127.0.0.40");
-  w.Start();
+  // Sessions are counted below: only the main and the no-SNI ones.
+  w.Start("", "      version_check: false\n      key_type_check: false\n");
   ParsedMetrics m = w.Probe("shared.test");
   INFO(m.text());
   auto ep = Ep4("mx1.shared.test", "127.0.0.40");
@@ -486,7 +501,8 @@ TEST_CASE("no-SNI check every probe when its interval is 0, and off when disable
   auto& server = w.Serve("127.0.0.41", w.Healthy(w.Leaf({"mx1.nocache.test"})));
   w.dns.AddMx("nocache.test", 10, "mx1.nocache.test");
   w.dns.AddA("mx1.nocache.test", "127.0.0.41");
-  w.Start("", "      no_sni_check_interval: 0s\n");
+  w.Start("", "      no_sni_check_interval: 0s\n      version_check: false\n"
+              "      key_type_check: false\n");
   ParsedMetrics m = w.Probe("nocache.test");
   INFO(m.text());
   w.Probe("nocache.test");
@@ -498,7 +514,8 @@ TEST_CASE("no-SNI check every probe when its interval is 0, and off when disable
   auto& plain = off.Serve("127.0.0.43", off.Healthy(off.Leaf({"mx1.nosnioff.test"})));
   off.dns.AddMx("nosnioff.test", 10, "mx1.nosnioff.test");
   off.dns.AddA("mx1.nosnioff.test", "127.0.0.43");
-  off.Start("", "      no_sni_check: false\n");
+  off.Start("", "      no_sni_check: false\n      version_check: false\n"
+                "      key_type_check: false\n");
   ParsedMetrics o = off.Probe("nosnioff.test");
   REQUIRE(plain.WaitForSessions(1, milliseconds(2000)));
   CHECK(plain.connection_count() == 1);
