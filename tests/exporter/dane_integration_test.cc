@@ -278,3 +278,140 @@ TEST_CASE("reverse DNS: forward-confirmed PTR equal to the MX name, and a generi
 
 }  // namespace
 }  // namespace mxtls::testing
+
+namespace mxtls::testing {
+namespace {
+
+TestCert RsaLeaf(MailWorld& w, const std::string& name, KeyType key_type,
+                 std::chrono::system_clock::time_point not_after) {
+  CertSpec spec;
+  spec.common_name = name;
+  spec.dns_sans = {name};
+  spec.key_type = key_type;
+  spec.not_before = not_after - std::chrono::hours(24 * 90);
+  spec.not_after = not_after;
+  return MakeIssued(spec, w.pki.intermediate());
+}
+
+TEST_CASE("TLS versions each server accepts, and what modern, legacy and DANE senders make of "
+          "them", "[integration][versions]") {
+  MailWorld w;
+  w.dns.SetAuthenticData(true);
+  w.dns.AddA("signed.test", "127.0.0.1");
+  w.dns_extra = kSignedCheck;
+  auto now = std::chrono::system_clock::now();
+
+  // Stuck on TLS 1.1 (the server needs security level 0 for it, as the fixture has), with a
+  // matching TLSA record: DANE senders, on current TLS stacks, cannot even negotiate.
+  TestCert old_leaf = w.Leaf({"mx1.tls11.test"});
+  SmtpFixtureOptions tls11 = w.Healthy(old_leaf);
+  tls11.tls_min_version = TLS1_1_VERSION;
+  tls11.tls_max_version = TLS1_1_VERSION;
+  w.Serve("127.0.5.1", tls11);
+  w.dns.AddMx("tls11.test", 10, "mx1.tls11.test");
+  w.dns.AddA("mx1.tls11.test", "127.0.5.1");
+  w.dns.AddTlsa("_25._tcp.mx1.tls11.test", 3, 1, 1, Digest(old_leaf, Selector::kSpki, 1));
+
+  // Over-hardened: TLS 1.3 only.
+  SmtpFixtureOptions tls13 = w.Healthy(w.Leaf({"mx1.tls13.test"}));
+  tls13.tls_min_version = TLS1_3_VERSION;
+  w.Serve("127.0.5.2", tls13);
+  w.dns.AddMx("tls13.test", 10, "mx1.tls13.test");
+  w.dns.AddA("mx1.tls13.test", "127.0.5.2");
+  w.dns.SetSecure("tls13.test", false);
+  w.dns.SetSecure("mx1.tls13.test", false);
+
+  // A 1024-bit RSA key: security level 2 (Debian 12's default) refuses it.
+  w.Serve("127.0.5.3", w.Healthy(RsaLeaf(w, "mx1.weak.test", KeyType::kRsa1024,
+                                         now + std::chrono::hours(24 * 60))));
+  w.dns.AddMx("weak.test", 10, "mx1.weak.test");
+  w.dns.AddA("mx1.weak.test", "127.0.5.3");
+  w.dns.SetSecure("weak.test", false);
+  w.dns.SetSecure("mx1.weak.test", false);
+
+  w.Start();
+  ParsedMetrics m11 = w.Probe("tls11.test");
+  {
+    INFO(m11.text());
+    auto ep = Ep4("mx1.tls11.test", "127.0.5.1");
+    CHECK(m11.Value("mxtls_tls_version_supported", With(ep, "version", "TLSv1")) == 0);
+    CHECK(m11.Value("mxtls_tls_version_supported", With(ep, "version", "TLSv1.1")) == 1);
+    CHECK(m11.Value("mxtls_tls_version_supported", With(ep, "version", "TLSv1.2")) == 0);
+    CHECK(m11.Value("mxtls_tls_version_supported", With(ep, "version", "TLSv1.3")) == 0);
+    CHECK(m11.Value("mxtls_tls_version_info", With(ep, "version", "TLSv1.1")) == 1);
+    CHECK(m11.Value("mxtls_sender_delivers", With(ep, "sender", "modern")) == 1);
+    CHECK(m11.Value("mxtls_sender_verdict_info",
+                    With(With(ep, "sender", "modern"), "reason", "plaintext_no_tls12")) == 1);
+    CHECK(m11.Value("mxtls_sender_delivers", With(ep, "sender", "legacy")) == 1);
+    CHECK(m11.Count("mxtls_sender_verdict_info", With(ep, "sender", "legacy")) == 0);
+    CHECK(m11.Value("mxtls_dane_match", ep) == 1);  // the key is right ...
+    CHECK(m11.Value("mxtls_sender_delivers", With(ep, "sender", "dane")) == 0);  // ... the TLS not
+    CHECK(m11.Value("mxtls_sender_verdict_info",
+                    With(With(ep, "sender", "dane"), "reason", "no_tls12")) == 1);
+  }
+  ParsedMetrics m13 = w.Probe("tls13.test");
+  {
+    INFO(m13.text());
+    auto ep = Ep4("mx1.tls13.test", "127.0.5.2");
+    for (const char* v : {"TLSv1", "TLSv1.1", "TLSv1.2"}) {
+      CHECK(m13.Value("mxtls_tls_version_supported", With(ep, "version", v)) == 0);
+    }
+    CHECK(m13.Value("mxtls_tls_version_supported", With(ep, "version", "TLSv1.3")) == 1);
+    CHECK(m13.Value("mxtls_sender_delivers", With(ep, "sender", "modern")) == 1);
+    CHECK(m13.Count("mxtls_sender_verdict_info", With(ep, "sender", "modern")) == 0);
+    CHECK(m13.Value("mxtls_domain_sender_delivers", {{"sender", "legacy"}}) == 1);
+    CHECK(m13.Value("mxtls_tls_version_check_age_seconds", ep).value_or(-1) >= 0);
+  }
+  ParsedMetrics weak = w.Probe("weak.test");
+  {
+    INFO(weak.text());
+    auto ep = Ep4("mx1.weak.test", "127.0.5.3");
+    CHECK(weak.Value("mxtls_cert_key_size", ep) == 1024);
+    CHECK(weak.Value("mxtls_sender_verdict_info",
+                     With(With(ep, "sender", "modern"), "reason", "plaintext_weak_key")) == 1);
+    CHECK(weak.Count("mxtls_sender_verdict_info", With(ep, "sender", "legacy")) == 0);
+  }
+}
+
+TEST_CASE("a dual-certificate server: valid ECDSA, expired RSA", "[integration][versions]") {
+  MailWorld w;
+  auto now = std::chrono::system_clock::now();
+  TestCert ecdsa = w.Leaf({"mx1.dual.test"});
+  TestCert rsa = RsaLeaf(w, "mx1.dual.test", KeyType::kRsa2048, now - std::chrono::hours(48));
+  SmtpFixtureOptions o;
+  o.certs = {CertEntry::FromCerts({}, ecdsa, {&w.pki.intermediate()})
+                 .WithSecond(rsa, {&w.pki.intermediate()})};
+  w.Serve("127.0.6.1", o);
+  w.dns.AddMx("dual.test", 10, "mx1.dual.test");
+  w.dns.AddA("mx1.dual.test", "127.0.6.1");
+  w.Start();
+  ParsedMetrics m = w.Probe("dual.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.dual.test", "127.0.6.1");
+  // Our own client is shown the ECDSA certificate, and it is fine ...
+  CHECK(m.Value("mxtls_cert_verified", ep) == 1);
+  CHECK(m.Value("mxtls_key_type_handshake_success", With(ep, "key_type", "rsa")) == 1);
+  CHECK(m.Value("mxtls_key_type_handshake_success", With(ep, "key_type", "ecdsa")) == 1);
+  // ... but the server holds two, and senders offering only RSA get the expired one.
+  REQUIRE(m.Count("mxtls_cert_held_info", ep) == 2);
+  std::string rsa_fp, ecdsa_fp;
+  for (const auto& s : m.Find("mxtls_cert_held_info", ep)) {
+    (s.labels.at("key_type") == "RSA" ? rsa_fp : ecdsa_fp) = s.labels.at("fingerprint_sha256");
+  }
+  REQUIRE(!rsa_fp.empty());
+  REQUIRE(!ecdsa_fp.empty());
+  CHECK(m.Count("mxtls_cert_held_info",
+                With(With(ep, "fingerprint_sha256", rsa_fp), "seen_by", "rsa")) == 1);
+  CHECK(m.Value("mxtls_cert_held_days_to_expiry", With(ep, "fingerprint_sha256", rsa_fp))
+            .value_or(0) < -1.9);
+  CHECK(m.Value("mxtls_cert_held_verified", With(ep, "fingerprint_sha256", rsa_fp)) == 0);
+  CHECK(m.Value("mxtls_cert_held_verified", With(ep, "fingerprint_sha256", ecdsa_fp)) == 1);
+  CHECK(m.Value("mxtls_cert_held_not_after_timestamp_seconds",
+                With(ep, "fingerprint_sha256", rsa_fp))
+            .value_or(0) < static_cast<double>(std::chrono::system_clock::to_time_t(now)));
+  // The domain's earliest expiry is the RSA certificate's.
+  CHECK(m.Value("mxtls_domain_cert_days_to_expiry_min").value_or(0) < -1.9);
+}
+
+}  // namespace
+}  // namespace mxtls::testing
