@@ -940,7 +940,10 @@ $E2E_NAME: holding; Ctrl-C stops everything.
                          openssl s_client -starttls smtp -connect 127.0.2.10:$smtp_port -CAfile $pki/root.pem
   exporter config:       $ex/config.yml
 EOF
-  while :; do sleep 3600; done
+  # In the background with wait: bash runs the INT/TERM traps at once only while in wait
+  sleep infinity &
+  bg_pids+=($!)
+  wait $!
 fi
 
 log "total $(since) s"
