@@ -7,9 +7,10 @@
 #   free_port VAR                a free TCP+UDP port below the ephemeral range, into VAR
 #   samples NAME 'k="v",...'     sample lines of NAME in $current whose labels include the
 #                                pairs; k="" matches a sample WITHOUT label k (or with k empty)
-#   expect NAME 'matchers' OP [VALUE]   assertion on $current (see the function)
+#   expect NAME 'matchers' OP [VALUE]   assertion on $current (see the function); exits at the
+#                                first failure unless E2E_KEEP_GOING=1 (then counted in $failed)
 
-since() { awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+since() { awk -v s="${started:?set started before sourcing e2e_lib.sh}" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 log() { printf '%s: [%5ss] %s\n' "$E2E_NAME" "$(since)" "$*" >&2; }
 die() { printf '%s: FAIL: %s\n' "$E2E_NAME" "$*" >&2; exit 1; }
 
@@ -92,32 +93,45 @@ samples() {
     }'
 }
 
+# fail NAME SELECTOR WHY: report a failed expectation with the samples of NAME; exits unless
+# E2E_KEEP_GOING=1, which counts it in $failed and goes on (to see every failure at once).
+failed=0
 fail() {
   local name=$1 sel=$2 why=$3
   {
     printf '%s: FAIL [%s] %s{%s}: %s\n' "$E2E_NAME" "$current_name" "$name" "$sel" "$why"
     printf '%s:   samples of %s:\n' "$E2E_NAME" "$name"
-    printf '%s\n' "$current" | grep -E "^$name(\{| )" | sed "s/^/$E2E_NAME:     /" | head -n 40
+    printf '%s\n' "$current" | grep -E "^$name(\{| )" | sed "s/^/$E2E_NAME:     /" | head -n 40 || true
   } >&2
-  exit 1
+  [[ ${E2E_KEEP_GOING:-0} == 1 ]] || exit 1
+  failed=$((failed + 1))
 }
 
 # expect NAME 'matchers' OP [VALUE]; OP: == != < > <= >= ~ (within 0.01), present, absent,
 # absent_or_0, count (VALUE = the number of matching samples)
 # One sample must match (several only for present/absent/count); its value must satisfy OP.
 expect() {
+  local why
+  why=$(expect_why "$@")
+  if [[ -n $why ]]; then
+    fail "$1" "$2" "$why"
+  else
+    passed=$((passed + 1))
+  fi
+}
+expect_why() { # what is wrong with `expect ARGS` ("" when it holds)
   local name=$1 sel=$2 op=$3 want=${4:-} got n val
   got=$(samples "$name" "$sel")
   n=$(printf '%s' "$got" | grep -c . || true)
   case $op in
-  present) ((n > 0)) || fail "$name" "$sel" "expected at least one sample, found none" ;;
-  count) ((n == want)) || fail "$name" "$sel" "expected $want matching samples, found $n" ;;
-  absent) ((n == 0)) || fail "$name" "$sel" "expected no sample, found $n" ;;
+  present) ((n > 0)) || echo "expected at least one sample, found none" ;;
+  count) ((n == want)) || echo "expected $want matching samples, found $n" ;;
+  absent) ((n == 0)) || echo "expected no sample, found $n" ;;
   absent_or_0)
     ((n == 0)) || { ((n == 1)) && [[ ${got##* } == 0 ]]; } ||
-      fail "$name" "$sel" "expected no sample or one sample 0, found: $got" ;;
+      echo "expected no sample or one sample 0, found: $got" ;;
   *)
-    ((n == 1)) || fail "$name" "$sel" "expected exactly one sample, found $n"
+    ((n == 1)) || { echo "expected exactly one sample, found $n"; return 0; }
     val=${got##* }
     awk -v a="$val" -v b="$want" -v op="$op" 'BEGIN {
       if (a !~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/) exit 1
@@ -126,8 +140,7 @@ expect() {
       if (op == "<") exit !(a < b);   if (op == ">") exit !(a > b)
       if (op == "<=") exit !(a <= b); if (op == ">=") exit !(a >= b)
       if (op == "~") exit !((a - b) < 0.01 && (b - a) < 0.01)
-      exit 2 }' || fail "$name" "$sel" "value $val, expected $op $want"
+      exit 2 }' || echo "value $val, expected $op $want"
     ;;
   esac
-  passed=$((passed + 1))
 }
