@@ -1,0 +1,953 @@
+#!/usr/bin/env bash
+# End-to-end world for DANE (RFC 7672), DNSSEC, TLS versions, dual certificates and reverse DNS,
+# built from real servers on loopback only:
+#   - a private PKI (openssl): root -> intermediate -> leaves, one RSA+ECDSA pair (ECDSA expired)
+#   - zones signed with ldns-signzone (keys from ldns-keygen), TLSA records computed from the PKI
+#   - nsd serving them, unbound VALIDATING them (trust anchor = the dane.test KSK)
+#   - one Postfix instance listening on 127.0.2.x, one certificate set per address
+# It checks the world with drill and openssl s_client, and with --exporter also runs the exporter
+# against it and asserts the metrics (assert_dane_metrics below).
+#
+#   bash tests/e2e/dane_e2e.sh                       world + drill/s_client checks, then tear down
+#   bash tests/e2e/dane_e2e.sh --exporter BIN        ... and the exporter's metrics (see below)
+#   bash tests/e2e/dane_e2e.sh --hold                ... then keep everything up until Ctrl-C
+#                                                    (prints the resolver and exporter config)
+# Needs root (Postfix) and: postfix nsd unbound ldnsutils openssl curl iproute2 util-linux
+# (bash scripts/install-deps.sh --test). Everything runs in a temporary directory on free
+# high ports; the trap stops every daemon it started and removes the directory
+# (DANE_E2E_KEEP_TMP=1 keeps it). The last line on success is "dane-e2e: N passed, 0 failed".
+# The first failed check ends the run; with E2E_KEEP_GOING=1 every failed metric expectation is
+# reported (the world itself must still be right) and the run fails at the end.
+#
+# Topology. Zone dane.test is signed (the trust anchor); every customer domain is a name in it
+# unless said otherwise. MX hosts are mx-*.dane.test on 127.0.2.x, all one Postfix instance.
+#   domain            MX host                 addr        TLSA at _25._tcp.<MX host>
+#   ok                mx-ok                   127.0.2.1   3 1 1 (the served key)
+#   stale             mx-stale                127.0.2.2   3 1 1 (an old key: not served)
+#   ta                mx-ta                   127.0.2.3   2 0 1 (the private intermediate; full chain sent)
+#   unusable          mx-unusable             127.0.2.4   1 1 1 (served key) + 0 0 1 (root): PKIX usages only
+#   rollover          mx-roll                 127.0.2.5   3 1 1 current + 3 1 1 next key
+#   agility           mx-agile                127.0.2.6   3 1 1 (served key) + 3 1 2 (old key)
+#   plain (UNSIGNED,  mx-ok                   127.0.2.1   as for ok
+#    insecure deleg.) mx.plain.dane.test      127.0.2.7   - (host in the unsigned zone)
+#   tlsafail          mx-tlsafail             127.0.2.8   lookup fails: _tcp.mx-tlsafail is securely
+#                                                         delegated to a server answering SERVFAIL
+#   expired (zone with expired signatures: every answer bogus)
+#                     mx.expired.dane.test    127.0.2.9   -
+#   bogushost         mx.expired.dane.test    127.0.2.9   - (secure MX RRset, bogus host address)
+#   notlsa            mx-notlsa               127.0.2.13  - (secure NXDOMAIN: DANE does not apply)
+#   dual              mx-dual                 127.0.2.10  3 1 1 RSA key + 3 1 1 ECDSA key; holds an RSA
+#                                                         (valid) and an ECDSA (EXPIRED) certificate
+#   tls13             mx-tls13                127.0.2.11  3 1 1; TLS 1.3 only
+#   tls11             mx-tls11                127.0.2.12  - ; TLS 1.1 only, security level 0
+# Every other listener accepts TLS 1.2 and 1.3 only (explicit, not the distribution default).
+# Reverse zone 2.0.127.in-addr.arpa (unsigned): .1 -> mx-ok (matches, forward-confirmed),
+# .10 -> mx-dual (same), .11 -> host-11.generic.dane.test (generic; its A points back),
+# .13 -> mail.other.dane.test (no A: not forward-confirmed); the others have no PTR.
+#
+# TLS 1.0/1.1: OpenSSL 3 refuses them at security level >= 1 (their handshake signatures use
+# SHA-1/MD5-SHA1), on both sides. The TLS 1.1 listener therefore sets
+# tls_medium_cipherlist = DEFAULT:@SECLEVEL=0 for its smtpd (per-service -o), and clients must
+# use `-cipher DEFAULT@SECLEVEL=0` too; the other listeners refuse TLS 1.0/1.1 even from such a
+# client (smtpd_tls_protocols = >=TLSv1.2). The C++ fixture tests cover the same.
+set -euo pipefail
+
+E2E_NAME=dane-e2e
+started=$(date +%s.%N)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/e2e/e2e_lib.sh
+source "$here/e2e_lib.sh"
+
+exporter="" hold=0
+while (($#)); do
+  case $1 in
+  --exporter) exporter=${2:?--exporter needs a path}; shift 2 ;;
+  --hold) hold=1; shift ;;
+  -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+if [[ -n $exporter ]]; then
+  [[ -x $exporter || $exporter == /* || ! -x $repo/$exporter ]] || exporter=$repo/$exporter
+  [[ -x $exporter ]] || die "exporter binary not found or not executable: $exporter"
+  exporter=$(readlink -f "$exporter")
+fi
+
+# ---------------------------------------------------------------------------------------
+# Preconditions
+# ---------------------------------------------------------------------------------------
+[[ $(id -u) -eq 0 ]] || die "must run as root (Postfix needs it)"
+missing=()
+for c in postfix postconf nsd nsd-checkconf unbound unbound-checkconf ldns-keygen ldns-signzone \
+  drill openssl ss script timeout sha256sum sha512sum; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+done
+[[ -n $exporter ]] && { command -v curl >/dev/null 2>&1 || missing+=(curl); }
+((${#missing[@]} == 0)) ||
+  die "missing commands: ${missing[*]} (bash scripts/install-deps.sh --test)"
+id postfix >/dev/null 2>&1 || die "user 'postfix' missing (is the postfix package installed?)"
+getent group postdrop >/dev/null 2>&1 || die "group 'postdrop' missing (is the postfix package installed?)"
+
+# ---------------------------------------------------------------------------------------
+# Temp dir and cleanup: every daemon is stopped, whatever happened
+# ---------------------------------------------------------------------------------------
+T=$(mktemp -d /tmp/mxtls-dane-e2e.XXXXXX)
+chmod 755 "$T" # Postfix daemons (user postfix) traverse it
+
+pf_dir=""
+pf_start_pid=""
+bg_pids=()
+cleanup() {
+  local rc=$? pid i
+  trap - EXIT INT TERM
+  set +e
+  for pid in "${bg_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  # A "postfix start" still running would leave a master behind: let it finish first.
+  [[ -n $pf_start_pid ]] && wait "$pf_start_pid" 2>/dev/null
+  if [[ -n $pf_dir ]]; then
+    pid=$(tr -dc '0-9' <"$pf_dir/spool/pid/master.pid" 2>/dev/null)
+    if [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null; then
+      for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null # master leads its group
+    fi
+  fi
+  for pid in "${bg_pids[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  if [[ ${DANE_E2E_KEEP_TMP:-0} == 1 ]]; then log "kept $T"; else rm -rf "$T"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+smtp_port="" dns_port="" ub_port=""
+free_port smtp_port
+free_port dns_port
+free_port ub_port
+
+# ---------------------------------------------------------------------------------------
+# PKI: root -> intermediate -> leaves (openssl req/ca), as in tests/e2e/run.sh
+# ---------------------------------------------------------------------------------------
+pki=$T/pki
+mkdir -p "$pki/newcerts"
+: >"$pki/index.txt"
+echo 1000 >"$pki/serial"
+cat >"$pki/ca.cnf" <<EOF
+[ ca ]
+default_ca = ca_default
+[ ca_default ]
+dir = $pki
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ policy_any ]
+commonName = supplied
+organizationName = optional
+[ req ]
+distinguished_name = req_dn
+prompt = no
+[ req_dn ]
+CN = unused
+[ root_ext ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ inter_ext ]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[ leaf_ext ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = \$ENV::E2E_SAN
+EOF
+export E2E_SAN=DNS:unused
+
+ossl() { # openssl with its output kept for the failure message
+  local out
+  out=$(openssl "$@" 2>&1) || die "openssl $1 failed: $out"
+}
+newkey() { # newkey FILE rsa|ec
+  if [[ $2 == rsa ]]; then
+    ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"
+  else
+    ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
+  fi
+}
+ca_sign() { # ca_sign NAME ISSUER EXTENSIONS SUBJECT VALIDITY-ARGS...
+  local name=$1 issuer=$2 ext=$3 subj=$4
+  shift 4
+  ossl req -new -config "$pki/ca.cnf" -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr"
+  ossl ca -batch -notext -config "$pki/ca.cnf" -extensions "$ext" \
+    -cert "$pki/$issuer.pem" -keyfile "$pki/$issuer.key" -in "$pki/$name.csr" -out "$pki/$name.pem" "$@"
+}
+# leaf NAME KEYTYPE DNSNAME VALIDITY-ARGS...: NAME.key, NAME.pem, and NAME.kc.pem (key, leaf,
+# intermediate: the form smtpd_tls_chain_files takes)
+leaf() {
+  local name=$1 kt=$2 dns=$3
+  shift 3
+  newkey "$pki/$name.key" "$kt"
+  E2E_SAN="DNS:$dns" ca_sign "$name" inter leaf_ext "/CN=$dns" "$@"
+  cat "$pki/$name.key" "$pki/$name.pem" "$pki/inter.pem" >"$pki/$name.kc.pem"
+}
+newkey "$pki/root.key" ec
+ossl req -x509 -new -config "$pki/ca.cnf" -extensions root_ext -key "$pki/root.key" \
+  -subj "/O=mxtls dane e2e/CN=mxtls dane e2e root" -days 3650 -out "$pki/root.pem"
+newkey "$pki/inter.key" ec
+ca_sign inter root inter_ext "/O=mxtls dane e2e/CN=mxtls dane e2e intermediate" -days 1825
+for n in ok stale ta unusable roll agile tlsafail notlsa tls13; do
+  leaf "mx-$n" ec "mx-$n.dane.test" -days 90
+done
+leaf mx-plain ec mx.plain.dane.test -days 90
+leaf mx-expzone ec mx.expired.dane.test -days 90
+leaf mx-tls11 rsa mx-tls11.dane.test -days 90
+leaf dual-rsa rsa mx-dual.dane.test -days 90
+leaf dual-ec ec mx-dual.dane.test -startdate 20200101000000Z -enddate 20200401000000Z
+# Keys that TLSA records pin but no server uses: the stale key, the next key of the rollover
+# and the old key behind the stale SHA-512 digest.
+newkey "$pki/stale-old.key" ec
+newkey "$pki/roll-next.key" ec
+newkey "$pki/agile-old.key" ec
+chmod 644 "$pki"/*.pem
+openssl verify -CAfile "$pki/root.pem" -untrusted "$pki/inter.pem" "$pki/dual-rsa.pem" >/dev/null 2>&1 ||
+  die "PKI self-check: dual-rsa leaf does not verify"
+dual_ec_not_after=1585699200 # 2020-04-01T00:00:00Z
+
+# fingerprint FILE.pem: SHA-256 of the certificate (lower-case hex), as the exporter labels it
+fingerprint() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+# tlsa SELECTOR MATCHING-TYPE FILE: certificate association data (RFC 6698 §2.1) of a certificate
+# (FILE.pem) or, for selector 1, of a bare key (FILE.key)
+tlsa() {
+  local sel=$1 mt=$2 f=$3 der
+  der=$T/tlsa.der
+  if [[ $sel == 0 ]]; then
+    openssl x509 -in "$f" -outform DER -out "$der"
+  elif [[ $f == *.pem ]]; then
+    openssl x509 -in "$f" -pubkey -noout | openssl pkey -pubin -outform DER -out "$der"
+  else
+    openssl pkey -in "$f" -pubout -outform DER -out "$der"
+  fi
+  case $mt in
+  0) od -An -v -tx1 "$der" | tr -d ' \n' ;;
+  1) sha256sum "$der" | cut -d' ' -f1 ;;
+  2) sha512sum "$der" | cut -d' ' -f1 ;;
+  esac
+}
+log "PKI ready (root, intermediate, 14 leaves, 3 spare keys; dual-ec expired 2020-04-01)"
+
+# ---------------------------------------------------------------------------------------
+# DNSSEC: keys, zones, signatures
+# ---------------------------------------------------------------------------------------
+ns=$T/nsd
+mkdir -p "$ns/keys"
+keygen() { # keygen ZONE: one ECDSA P-256 key signing the whole zone; prints its base name
+  local base
+  base=$(cd "$ns/keys" && ldns-keygen -r /dev/urandom -a ECDSAP256SHA256 -k "$1" 2>&1) ||
+    die "ldns-keygen $1: $base"
+  printf '%s\n' "$ns/keys/$base"
+}
+sign() { # sign ZONE-FILE KEY-BASE [ldns-signzone options...]: ZONE-FILE.signed
+  local zf=$1 key=$2 out
+  shift 2
+  out=$(ldns-signzone "$@" -f "$zf.signed" "$zf" "$key" 2>&1) || die "ldns-signzone $zf: $out"
+}
+soa() { printf '@ SOA ns.dane.test. hostmaster.dane.test. 1 3600 600 86400 300\n@ NS ns.dane.test.\n'; }
+
+k_dane=$(keygen dane.test)
+k_expired=$(keygen expired.dane.test)
+k_tlsafail=$(keygen _tcp.mx-tlsafail.dane.test)
+
+# expired.dane.test: signatures valid 2020-01-01 .. 2020-02-01, so long expired. Its DS in
+# dane.test is valid: a validator reaches it through a secure chain and finds it bogus.
+{
+  echo "\$ORIGIN expired.dane.test."
+  echo "\$TTL 300"
+  soa
+  echo "@  MX 10 mx"
+  echo "mx A 127.0.2.9"
+} >"$ns/expired.dane.test.zone"
+sign "$ns/expired.dane.test.zone" "$k_expired" -i 20200101000000 -e 20200201000000
+
+# plain.dane.test: unsigned, delegated without DS (insecure delegation).
+{
+  echo "\$ORIGIN plain.dane.test."
+  echo "\$TTL 300"
+  soa
+  echo "@  MX 10 mx-ok.dane.test."
+  echo "@  MX 20 mx"
+  echo "mx A 127.0.2.7"
+} >"$ns/plain.dane.test.zone"
+
+# 2.0.127.in-addr.arpa: unsigned reverse zone.
+{
+  echo "\$ORIGIN 2.0.127.in-addr.arpa."
+  echo "\$TTL 300"
+  soa
+  echo "1  PTR mx-ok.dane.test."
+  echo "10 PTR mx-dual.dane.test."
+  echo "11 PTR host-11.generic.dane.test."
+  echo "13 PTR mail.other.dane.test."
+} >"$ns/2.0.127.in-addr.arpa.zone"
+
+# The TLSA data the zone publishes, kept for the checks below.
+declare -A tlsa_rr
+tlsa_rr[mx-ok]="3 1 1 $(tlsa 1 1 "$pki/mx-ok.pem")"
+tlsa_rr[mx-stale]="3 1 1 $(tlsa 1 1 "$pki/stale-old.key")"
+tlsa_rr[mx-ta]="2 0 1 $(tlsa 0 1 "$pki/inter.pem")"
+tlsa_rr[mx-unusable]="1 1 1 $(tlsa 1 1 "$pki/mx-unusable.pem")|0 0 1 $(tlsa 0 1 "$pki/root.pem")"
+tlsa_rr[mx-roll]="3 1 1 $(tlsa 1 1 "$pki/mx-roll.pem")|3 1 1 $(tlsa 1 1 "$pki/roll-next.key")"
+tlsa_rr[mx-agile]="3 1 1 $(tlsa 1 1 "$pki/mx-agile.pem")|3 1 2 $(tlsa 1 2 "$pki/agile-old.key")"
+tlsa_rr[mx-dual]="3 1 1 $(tlsa 1 1 "$pki/dual-rsa.pem")|3 1 1 $(tlsa 1 1 "$pki/dual-ec.pem")"
+tlsa_rr[mx-tls13]="3 1 1 $(tlsa 1 1 "$pki/mx-tls13.pem")"
+[[ ${tlsa_rr[mx-ok]} =~ ^3\ 1\ 1\ [0-9a-f]{64}$ ]] || die "TLSA data for mx-ok looks wrong: ${tlsa_rr[mx-ok]}"
+
+{
+  echo "\$ORIGIN dane.test."
+  echo "\$TTL 300"
+  soa
+  echo "ns              A     127.0.0.1"
+  echo "ok              MX 10 mx-ok"
+  echo "stale           MX 10 mx-stale"
+  echo "ta              MX 10 mx-ta"
+  echo "unusable        MX 10 mx-unusable"
+  echo "rollover        MX 10 mx-roll"
+  echo "agility         MX 10 mx-agile"
+  echo "tlsafail        MX 10 mx-tlsafail"
+  echo "bogushost       MX 10 mx.expired"
+  echo "notlsa          MX 10 mx-notlsa"
+  echo "dual            MX 10 mx-dual"
+  echo "tls13           MX 10 mx-tls13"
+  echo "tls11           MX 10 mx-tls11"
+  echo "mx-ok           A     127.0.2.1"
+  echo "mx-stale        A     127.0.2.2"
+  echo "mx-ta           A     127.0.2.3"
+  echo "mx-unusable     A     127.0.2.4"
+  echo "mx-roll         A     127.0.2.5"
+  echo "mx-agile        A     127.0.2.6"
+  echo "mx-tlsafail     A     127.0.2.8"
+  echo "mx-dual         A     127.0.2.10"
+  echo "mx-tls13        A     127.0.2.11"
+  echo "mx-tls11        A     127.0.2.12"
+  echo "mx-notlsa       A     127.0.2.13"
+  echo "host-11.generic A     127.0.2.11"
+  for h in "${!tlsa_rr[@]}"; do
+    IFS='|' read -r -a rrs <<<"${tlsa_rr[$h]}"
+    for rr in "${rrs[@]}"; do echo "_25._tcp.$h TLSA $rr"; done
+  done
+  echo "; insecure delegation (no DS): the unsigned customer zone"
+  echo "plain           NS    ns.dane.test."
+  echo "; secure delegations to the expired zone and to the broken TLSA server"
+  echo "expired         NS    ns.dane.test."
+  echo "_tcp.mx-tlsafail NS   ns-dead.dane.test."
+  echo "ns-dead         A     127.0.0.1 ; never asked: unbound has a stub-zone for the child"
+  cat "$k_expired.ds" "$k_tlsafail.ds"
+} >"$ns/dane.test.zone"
+sign "$ns/dane.test.zone" "$k_dane"
+
+{
+  echo "server:"
+  echo "  ip-address: 127.0.0.1@$dns_port"
+  cat <<EOF
+  port: $dns_port
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$ns"
+  pidfile: "$ns/nsd.pid"
+  database: ""
+  xfrdfile: "$ns/xfrd.state"
+  zonelistfile: "$ns/zone.list"
+  logfile: "$ns/nsd.log"
+  server-count: 1
+  verbosity: 1
+  hide-version: yes
+remote-control:
+  control-enable: no
+zone:
+  name: dane.test
+  zonefile: dane.test.zone.signed
+zone:
+  name: expired.dane.test
+  zonefile: expired.dane.test.zone.signed
+zone:
+  name: plain.dane.test
+  zonefile: plain.dane.test.zone
+zone:
+  name: 2.0.127.in-addr.arpa
+  zonefile: 2.0.127.in-addr.arpa.zone
+# The broken TLSA server: nsd answers SERVFAIL for a configured zone it could not load, like a
+# child server that lost its zone. (The key in dane.test's DS signs nothing.)
+zone:
+  name: _tcp.mx-tlsafail.dane.test
+  zonefile: deliberately-missing.zone
+EOF
+} >"$ns/nsd.conf"
+nsd-checkconf "$ns/nsd.conf" >/dev/null 2>&1 || die "nsd.conf invalid: $(nsd-checkconf "$ns/nsd.conf" 2>&1)"
+nsd -d -c "$ns/nsd.conf" >"$ns/stdout.log" 2>&1 &
+bg_pids+=($!)
+nsd_pid=$!
+
+# dq [cd] SERVER-PORT NAME TYPE: one drill query with DO (and CD with "cd"); sets q_rcode,
+# q_flags (" qr rd ra ad " style, space-delimited) and q_answer (answer RRs, RRSIGs left out).
+# dq_timeout (seconds, default 10) bounds it: drill itself waits 5 s for a lost UDP answer.
+dq() {
+  local opts=(-D) out
+  if [[ $1 == cd ]]; then opts+=(-o CD); shift; fi
+  out=$(timeout "${dq_timeout:-10}" drill "${opts[@]}" -p "$1" @127.0.0.1 "$2" "$3" 2>&1) || {
+    q_rcode=ERROR q_flags="" q_answer=$out
+    return 0
+  }
+  q_rcode=$(sed -n 's/.*rcode: \([A-Z]*\),.*/\1/p' <<<"$out")
+  q_flags=" $(sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p' <<<"$out") "
+  q_answer=$(awk '/^;; ANSWER SECTION:/ { a = 1; next } /^;;/ { a = 0 } a && NF && $4 != "RRSIG"' <<<"$out")
+}
+nsd_ready() {
+  kill -0 "$nsd_pid" 2>/dev/null || die "nsd exited: $(cat "$ns/nsd.log" "$ns/stdout.log" 2>/dev/null)"
+  dq_timeout=1 dq "$dns_port" dane.test SOA
+  [[ $q_rcode == NOERROR && $q_flags == *" aa "* ]]
+}
+wait_for 10 nsd nsd_ready || die "nsd does not answer for dane.test on 127.0.0.1:$dns_port: $(cat "$ns/nsd.log")"
+log "nsd serving dane.test (signed), expired.dane.test (expired signatures), plain.dane.test, 2.0.127.in-addr.arpa on 127.0.0.1:$dns_port"
+
+# ---------------------------------------------------------------------------------------
+# unbound: validating resolver; every upstream is nsd on loopback
+# ---------------------------------------------------------------------------------------
+ub=$T/unbound
+mkdir -p "$ub"
+cp "$k_dane.ds" "$ub/dane.test.ds"
+cat >"$ub/unbound.conf" <<EOF
+server:
+  interface: 127.0.0.1
+  port: $ub_port
+  do-ip6: no
+  # Queries leave from loopback only; and the root is a stub to nsd (below), which refuses
+  # what it does not serve: nothing is ever sent off this machine.
+  outgoing-interface: 127.0.0.1
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  username: ""
+  chroot: ""
+  directory: "$ub"
+  pidfile: "$ub/unbound.pid"
+  logfile: "$ub/unbound.log"
+  use-syslog: no
+  verbosity: 1
+  val-log-level: 2
+  num-threads: 1
+  so-reuseport: no
+  module-config: "validator iterator"
+  # The only trust anchor: the dane.test KSK (no root anchor, no RFC 5011 tracking).
+  trust-anchor-file: "$ub/dane.test.ds"
+  # unbound answers these itself by default (RFC 6761/6303 local zones)
+  local-zone: "test." nodefault
+  local-zone: "127.in-addr.arpa." nodefault
+remote-control:
+  control-enable: no
+stub-zone:
+  name: "."
+  stub-addr: 127.0.0.1@$dns_port
+stub-zone:
+  name: "dane.test."
+  stub-addr: 127.0.0.1@$dns_port
+stub-zone:
+  name: "2.0.127.in-addr.arpa."
+  stub-addr: 127.0.0.1@$dns_port
+# The securely delegated TLSA subtree: to nsd, which answers SERVFAIL for it (the glue in
+# dane.test would send unbound to port 53).
+stub-zone:
+  name: "_tcp.mx-tlsafail.dane.test."
+  stub-addr: 127.0.0.1@$dns_port
+EOF
+unbound-checkconf "$ub/unbound.conf" >"$ub/check.log" 2>&1 || die "unbound.conf invalid: $(cat "$ub/check.log")"
+unbound -d -c "$ub/unbound.conf" >"$ub/stdout.log" 2>&1 &
+bg_pids+=($!)
+ub_pid=$!
+unbound_ready() {
+  kill -0 "$ub_pid" 2>/dev/null || die "unbound exited: $(cat "$ub/unbound.log" "$ub/stdout.log" 2>/dev/null)"
+  dq_timeout=1 dq "$ub_port" dane.test SOA
+  [[ $q_rcode == NOERROR ]]
+}
+wait_for 10 unbound unbound_ready || die "unbound does not answer on 127.0.0.1:$ub_port: $(cat "$ub/unbound.log")"
+log "unbound validating on 127.0.0.1:$ub_port (trust anchor: dane.test DS)"
+
+# ---------------------------------------------------------------------------------------
+# Postfix: one instance, one smtpd listener per MX address (per-address -o overrides)
+# ---------------------------------------------------------------------------------------
+pf_dir=$T/postfix
+mkdir -p "$pf_dir/etc" "$pf_dir/spool" "$pf_dir/data"
+chown postfix "$pf_dir/data"
+cat >"$pf_dir/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $pf_dir/spool
+data_directory = $pf_dir/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx-ok.dane.test
+mydomain = dane.test
+mydestination =
+# The listeners are explicit addresses in master.cf (127.0.2.x only route to lo).
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+smtpd_banner = \$myhostname ESMTP Postfix (mxtls dane e2e)
+maillog_file_prefixes = $pf_dir
+maillog_file = $pf_dir/maillog
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+# Explicit rather than the distribution's default (>=TLSv1, cut to 1.2 by OpenSSL's level 2)
+smtpd_tls_protocols = >=TLSv1.2
+smtpd_tls_mandatory_protocols = >=TLSv1.2
+smtpd_tls_chain_files = $pki/mx-ok.kc.pem
+EOF
+# listener ADDR MYHOSTNAME CHAIN-FILES [-o ...]: one smtpd line of master.cf
+listener() {
+  local addr=$1 host=$2 chain=$3
+  shift 3
+  echo "$addr:$smtp_port inet n - n - - smtpd -o myhostname=$host -o smtpd_tls_chain_files=$chain $*"
+}
+{
+  listener 127.0.2.1 mx-ok.dane.test "$pki/mx-ok.kc.pem"
+  listener 127.0.2.2 mx-stale.dane.test "$pki/mx-stale.kc.pem"
+  listener 127.0.2.3 mx-ta.dane.test "$pki/mx-ta.kc.pem"
+  listener 127.0.2.4 mx-unusable.dane.test "$pki/mx-unusable.kc.pem"
+  listener 127.0.2.5 mx-roll.dane.test "$pki/mx-roll.kc.pem"
+  listener 127.0.2.6 mx-agile.dane.test "$pki/mx-agile.kc.pem"
+  listener 127.0.2.7 mx.plain.dane.test "$pki/mx-plain.kc.pem"
+  listener 127.0.2.8 mx-tlsafail.dane.test "$pki/mx-tlsafail.kc.pem"
+  listener 127.0.2.9 mx.expired.dane.test "$pki/mx-expzone.kc.pem"
+  # Dual certificates (Postfix >= 3.4 syntax): RSA and ECDSA, each file key then chain
+  listener 127.0.2.10 mx-dual.dane.test "$pki/dual-rsa.kc.pem,$pki/dual-ec.kc.pem"
+  listener 127.0.2.11 mx-tls13.dane.test "$pki/mx-tls13.kc.pem" \
+    "-o smtpd_tls_protocols=>=TLSv1.3 -o smtpd_tls_mandatory_protocols=>=TLSv1.3"
+  listener 127.0.2.12 mx-tls11.dane.test "$pki/mx-tls11.kc.pem" \
+    "-o smtpd_tls_protocols=>=TLSv1.1,<=TLSv1.1 -o smtpd_tls_mandatory_protocols=>=TLSv1.1,<=TLSv1.1" \
+    "-o smtpd_tls_ciphers=medium -o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0"
+  listener 127.0.2.13 mx-notlsa.dane.test "$pki/mx-notlsa.kc.pem"
+  cat <<'EOF'
+proxymap  unix -       -       n       -       -       proxymap
+rewrite   unix -       -       n       -       -       trivial-rewrite
+cleanup   unix n       -       n       -       0       cleanup
+anvil     unix -       -       n       -       1       anvil
+tlsmgr    unix -       -       n       1000?   1       tlsmgr
+postlog   unix-dgram n -       n       -       1       postlogd
+EOF
+} >"$pf_dir/etc/master.cf"
+# Postfix prints its diagnostics only to a terminal: give it one with script(1).
+script -qec "postfix -c $pf_dir/etc start" /dev/null >"$pf_dir/start.log" 2>&1 </dev/null &
+pf_start_pid=$!
+
+greeting() { # greeting ADDR: the first line of the SMTP greeting ("" if none)
+  (
+    exec 3<>"/dev/tcp/$1/$smtp_port" || exit 1
+    IFS= read -r -t 2 line <&3 && printf '%s' "${line%$'\r'}"
+    printf 'QUIT\r\n' >&3
+  ) 2>/dev/null
+}
+smtp_ready() { [[ $(greeting "$1") == "220 "* ]]; }
+
+# The DNS checks run while Postfix starts (1-3 s).
+# ---------------------------------------------------------------------------------------
+# DNS checks through the validating resolver
+# ---------------------------------------------------------------------------------------
+# dns_expect [cd] NAME TYPE RCODE ad|noad [ANSWER-SUBSTRING...]
+dns_expect() {
+  local cd="" name type rcode ad s
+  if [[ $1 == cd ]]; then cd="cd"; shift; fi
+  name=$1 type=$2 rcode=$3 ad=$4
+  shift 4
+  dq $cd "$ub_port" "$name" "$type"
+  local what="unbound: $name $type${cd:+ (+cd)}"
+  [[ $q_rcode == "$rcode" ]] || die "$what: rcode $q_rcode, expected $rcode (flags:$q_flags) $(tail -n 3 "$ub/unbound.log")"
+  if [[ $ad == ad ]]; then
+    [[ $q_flags == *" ad "* ]] || die "$what: AD not set (flags:$q_flags); unbound log: $(tail -n 5 "$ub/unbound.log")"
+  else
+    [[ $q_flags != *" ad "* ]] || die "$what: AD set (flags:$q_flags), expected an unvalidated answer"
+  fi
+  for s in "$@"; do
+    grep -qiF -- "$s" <<<"$q_answer" || die "$what: answer lacks '$s': $q_answer"
+  done
+  passed=$((passed + 1))
+}
+dns_expect dane.test SOA NOERROR ad
+dns_expect ok.dane.test MX NOERROR ad "mx-ok.dane.test."
+dns_expect mx-ok.dane.test A NOERROR ad 127.0.2.1
+for h in "${!tlsa_rr[@]}"; do
+  IFS='|' read -r -a rrs <<<"${tlsa_rr[$h]}"
+  dns_expect "_25._tcp.$h.dane.test" TLSA NOERROR ad "${rrs[@]}"
+done
+# Secure denial of TLSA: no such name under mx-notlsa (NXDOMAIN, NSEC-proven: AD); the same for
+# NODATA at an existing name
+dns_expect _25._tcp.mx-notlsa.dane.test TLSA NXDOMAIN ad
+dns_expect mx-notlsa.dane.test TLSA NOERROR ad
+[[ -z $q_answer ]] || die "mx-notlsa.dane.test TLSA: expected no records, got: $q_answer"
+# The unsigned customer zone: answers, without AD; its MX host in the signed zone is secure
+dns_expect plain.dane.test MX NOERROR noad "mx-ok.dane.test." "mx.plain.dane.test."
+dns_expect mx.plain.dane.test A NOERROR noad 127.0.2.7
+# The zone with expired signatures: SERVFAIL (bogus), but there with checking disabled
+dns_expect expired.dane.test MX SERVFAIL noad
+dns_expect cd expired.dane.test MX NOERROR noad "mx.expired.dane.test."
+dns_expect mx.expired.dane.test A SERVFAIL noad
+dns_expect cd mx.expired.dane.test A NOERROR noad 127.0.2.9
+grep -q 'expired' "$ub/unbound.log" || die "unbound logged no signature expiry for expired.dane.test: $(tail -n 5 "$ub/unbound.log")"
+dns_expect bogushost.dane.test MX NOERROR ad "mx.expired.dane.test."
+# The failing TLSA lookup: the host's address is secure, its TLSA query SERVFAILs
+dns_expect mx-tlsafail.dane.test A NOERROR ad 127.0.2.8
+dns_expect _25._tcp.mx-tlsafail.dane.test TLSA SERVFAIL noad
+# Reverse DNS (unsigned zone) and forward confirmation
+dns_expect 1.2.0.127.in-addr.arpa PTR NOERROR noad "mx-ok.dane.test."
+dns_expect 10.2.0.127.in-addr.arpa PTR NOERROR noad "mx-dual.dane.test."
+dns_expect 11.2.0.127.in-addr.arpa PTR NOERROR noad "host-11.generic.dane.test."
+dns_expect host-11.generic.dane.test A NOERROR ad 127.0.2.11
+dns_expect 13.2.0.127.in-addr.arpa PTR NOERROR noad "mail.other.dane.test."
+dns_expect mail.other.dane.test A NXDOMAIN ad
+dns_expect 12.2.0.127.in-addr.arpa PTR NXDOMAIN noad
+# nsd itself never sets AD: the AD bits above are unbound's validation
+dq "$dns_port" mx-ok.dane.test A
+[[ $q_rcode == NOERROR && $q_flags != *" ad "* ]] || die "nsd direct: rcode $q_rcode flags$q_flags"
+passed=$((passed + 1))
+log "DNS: $passed checks through unbound passed (AD where signed, none for plain, SERVFAIL for expired and the TLSA of mx-tlsafail)"
+
+# ---------------------------------------------------------------------------------------
+# Postfix up? Then TLS checks with openssl s_client
+# ---------------------------------------------------------------------------------------
+wait "$pf_start_pid" || die "postfix did not start: $(cat "$pf_dir/start.log" "$pf_dir/maillog" 2>/dev/null)"
+pf_start_pid=""
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do
+  wait_for 15 "smtp 127.0.2.$i" smtp_ready "127.0.2.$i" ||
+    die "no SMTP greeting from 127.0.2.$i:$smtp_port: $(tail -n 20 "$pf_dir/maillog" 2>/dev/null)"
+done
+log "postfix: 13 listeners on 127.0.2.1-13:$smtp_port ($(greeting 127.0.2.10))"
+
+# s_client ADDR SNI ARGS...: run a STARTTLS handshake; sets tls_out (its output), tls_proto
+# (negotiated protocol, "" on failure) and tls_fp (leaf fingerprint, "" when none)
+s_client() {
+  local addr=$1 sni=$2
+  shift 2
+  tls_out=$(timeout 15 openssl s_client -connect "$addr:$smtp_port" -starttls smtp -servername "$sni" \
+    "$@" </dev/null 2>&1) || true
+  # "New, <cipher's version>, Cipher is X" after a handshake ("(NONE)" when it failed). TLS 1.3
+  # ciphers exist only in 1.3; below it the version is the session's "Protocol  :" line (which
+  # is printed after failures too, and for 1.3 only once a ticket has arrived).
+  tls_proto=$(sed -n 's/^New, \(TLSv1[.0-9]*\), Cipher is .*/\1/p' <<<"$tls_out" | head -n1)
+  if [[ -n $tls_proto && $tls_proto != TLSv1.3 ]]; then
+    tls_proto=$(sed -n 's/^ *Protocol *: *\(TLSv1[.0-9]*\)$/\1/p' <<<"$tls_out" | head -n1)
+  fi
+  tls_fp=$(openssl x509 -noout -fingerprint -sha256 2>/dev/null <<<"$tls_out" | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f') ||
+    tls_fp="" # no certificate in the output
+}
+# tls_expect ADDR SNI PROTO|- [FINGERPRINT] -- S_CLIENT-ARGS...: the handshake negotiates PROTO
+# ("-": fails) and presents the certificate with FINGERPRINT
+tls_expect() {
+  local addr=$1 sni=$2 proto=$3 fp=""
+  shift 3
+  [[ $1 != -- ]] && { fp=$1; shift; }
+  shift # --
+  s_client "$addr" "$sni" "$@"
+  local what="s_client $addr ($sni) $*"
+  if [[ $proto == - ]]; then
+    [[ -z $tls_proto ]] || die "$what: negotiated $tls_proto, expected a failed handshake"
+  else
+    [[ $tls_proto == "$proto" ]] || die "$what: negotiated '${tls_proto}', expected $proto: $(tail -n 15 <<<"$tls_out")"
+    [[ -z $fp || $tls_fp == "$fp" ]] || die "$what: presented $tls_fp, expected $fp"
+  fi
+  passed=$((passed + 1))
+}
+fp_dual_rsa=$(fingerprint "$pki/dual-rsa.pem")
+fp_dual_ec=$(fingerprint "$pki/dual-ec.pem")
+rsa_sigalgs=RSA+SHA256:rsa_pss_rsae_sha256
+# Dual certificates: chosen by the signature algorithms the client offers, in 1.2 and 1.3
+tls_expect 127.0.2.10 mx-dual.dane.test TLSv1.2 "$fp_dual_rsa" -- -tls1_2 -sigalgs "$rsa_sigalgs"
+tls_expect 127.0.2.10 mx-dual.dane.test TLSv1.2 "$fp_dual_ec" -- -tls1_2 -sigalgs ECDSA+SHA256
+tls_expect 127.0.2.10 mx-dual.dane.test TLSv1.3 "$fp_dual_rsa" -- -tls1_3 -sigalgs rsa_pss_rsae_sha256
+tls_expect 127.0.2.10 mx-dual.dane.test TLSv1.3 "$fp_dual_ec" -- -tls1_3 -sigalgs ecdsa_secp256r1_sha256
+# ...and the default client (ECDSA first in OpenSSL's list) sees the expired ECDSA one
+tls_expect 127.0.2.10 mx-dual.dane.test TLSv1.3 "$fp_dual_ec" --
+grep -q 'certificate has expired' <<<"$(timeout 15 openssl s_client -connect 127.0.2.10:"$smtp_port" \
+  -starttls smtp -servername mx-dual.dane.test -CAfile "$pki/root.pem" -sigalgs ECDSA+SHA256 </dev/null 2>&1)" ||
+  die "the ECDSA certificate of mx-dual does not show as expired to s_client"
+passed=$((passed + 1))
+# TLS versions. Legacy versions need a security-level-0 client; the default listeners still
+# refuse them, the TLS 1.1 listener takes exactly 1.1, the TLS 1.3 listener exactly 1.3.
+legacy=(-cipher DEFAULT@SECLEVEL=0)
+tls_expect 127.0.2.1 mx-ok.dane.test TLSv1.3 "$(fingerprint "$pki/mx-ok.pem")" --
+tls_expect 127.0.2.1 mx-ok.dane.test TLSv1.2 -- -tls1_2
+tls_expect 127.0.2.1 mx-ok.dane.test - -- -tls1_1 "${legacy[@]}"
+tls_expect 127.0.2.1 mx-ok.dane.test - -- -tls1 "${legacy[@]}"
+tls_expect 127.0.2.11 mx-tls13.dane.test TLSv1.3 "$(fingerprint "$pki/mx-tls13.pem")" -- -tls1_3
+tls_expect 127.0.2.11 mx-tls13.dane.test - -- -tls1_2
+tls_expect 127.0.2.11 mx-tls13.dane.test - -- -tls1_1 "${legacy[@]}"
+tls_expect 127.0.2.12 mx-tls11.dane.test TLSv1.1 "$(fingerprint "$pki/mx-tls11.pem")" -- -tls1_1 "${legacy[@]}"
+tls_expect 127.0.2.12 mx-tls11.dane.test - -- -tls1_1          # security level 2 client
+tls_expect 127.0.2.12 mx-tls11.dane.test - -- -tls1 "${legacy[@]}"
+tls_expect 127.0.2.12 mx-tls11.dane.test - -- -tls1_2
+tls_expect 127.0.2.12 mx-tls11.dane.test - -- -tls1_3
+# DANE-TA needs the intermediate on the wire: mx-ta sends leaf + intermediate
+s_client 127.0.2.3 mx-ta.dane.test -showcerts
+[[ $(grep -c 'BEGIN CERTIFICATE' <<<"$tls_out") == 2 ]] || die "mx-ta does not send leaf + intermediate"
+passed=$((passed + 1))
+log "TLS: dual RSA/ECDSA certificates by signature algorithm (1.2 and 1.3), TLS 1.3-only and TLS 1.1-only (SECLEVEL=0) listeners as expected"
+
+# ---------------------------------------------------------------------------------------
+# Exporter configuration from the template
+# ---------------------------------------------------------------------------------------
+domains=(ok stale ta unusable rollover agility plain tlsafail expired bogushost notlsa dual tls13 tls11)
+ex=$T/exporter
+mkdir -p "$ex"
+cp "$pki/root.pem" "$ex/private-root.pem"
+targets=$(printf '  - domain: %s.dane.test\n' "${domains[@]}")
+awk -v ub="$ub_port" -v smtp="$smtp_port" -v ca="$ex/private-root.pem" -v targets="$targets" '
+  /^@TARGETS@$/ { print targets; next }
+  { gsub(/@UNBOUND_PORT@/, ub); gsub(/@SMTP_PORT@/, smtp); gsub(/@CA_FILE@/, ca); print }
+' "$here/dane_exporter.yml.in" >"$ex/config.yml"
+! grep -q '@[A-Z_]*@' "$ex/config.yml" || die "unfilled placeholder in $ex/config.yml"
+
+# ---------------------------------------------------------------------------------------
+# The exporter's metrics against the world (RFC 7672 expectations, one block per domain)
+# ---------------------------------------------------------------------------------------
+ex_base=""
+start_exporter() {
+  "$exporter" --config.file="$ex/config.yml" --config.check >"$ex/check.log" 2>&1 ||
+    die "exporter rejects the config: $(cat "$ex/check.log")"
+  "$exporter" --config.file="$ex/config.yml" --web.listen-address=127.0.0.1:0 --log.level=debug \
+    >"$ex/stdout.log" 2>"$ex/stderr.log" &
+  bg_pids+=($!)
+  ex_pid=$!
+  local port=""
+  exporter_listening() {
+    kill -0 "$ex_pid" 2>/dev/null || die "exporter exited: $(cat "$ex/stderr.log")"
+    port=$(sed -n 's/.*msg=listening address=127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$ex/stderr.log" | head -n1)
+    [[ -n $port ]]
+  }
+  wait_for 10 exporter exporter_listening || die "exporter never logged its address: $(cat "$ex/stderr.log")"
+  ex_base=http://127.0.0.1:$port
+  log "exporter listening on $ex_base"
+}
+scrape() { # scrape DOMAIN: $current = /probe?target=DOMAIN
+  local code
+  current_name=$1
+  code=$(curl -s --max-time 40 -H 'X-Prometheus-Scrape-Timeout-Seconds: 30' \
+    -o "$ex/$1.txt" -w '%{http_code}' "$ex_base/probe?target=$1") || die "curl /probe?target=$1 failed"
+  [[ $code == 200 ]] || die "GET /probe?target=$1 returned HTTP $code: $(head -c 500 "$ex/$1.txt")"
+  current=$(cat "$ex/$1.txt")
+  passed=$((passed + 1))
+}
+ep() { printf 'mx="%s",address="%s",family="ipv4"' "$1" "$2"; } # endpoint labels
+# DNSSEC status, one of secure|insecure|bogus|unknown: the MX lookup (no mx label) or one MX host
+dnssec_is() {
+  local where=$1 want=$2 s
+  for s in secure insecure bogus unknown; do
+    if [[ $s == "$want" ]]; then
+      expect mxtls_dnssec_status "$where,status=\"$s\"" == 1
+    else
+      expect mxtls_dnssec_status "$where,status=\"$s\"" absent_or_0
+    fi
+  done
+}
+# dane_host MX USABLE-RECORDS: a DANE host (secure address, secure TLSA RRset, lookup fine)
+dane_host() {
+  dnssec_is "mx=\"$1\"" secure
+  expect mxtls_dane_tlsa_records "mx=\"$1\"" == "$2"
+  expect mxtls_dane_tlsa_lookup_failure_info "mx=\"$1\"" absent
+}
+# dane_endpoint MX ADDR MATCH REASON DANE-SENDER-DELIVERS
+dane_endpoint() {
+  local e
+  e=$(ep "$1" "$2")
+  expect mxtls_dane_match "$e" == "$3"
+  expect mxtls_dane_verdict_info "$e,reason=\"$4\"" == 1
+  expect mxtls_dane_verdict_info "$e" count 1
+  expect mxtls_sender_delivers "$e,sender=\"dane\"" == "$5"
+}
+# no_dane MX ADDR DELIVERS: DANE does not apply to this endpoint (no secure TLSA RRset), a
+# DANE sender falls back to MTA-STS (none here) and then opportunistic TLS
+no_dane_endpoint() {
+  local e
+  e=$(ep "$1" "$2")
+  expect mxtls_dane_match "$e" absent
+  expect mxtls_sender_delivers "$e,sender=\"dane\"" == "$3"
+}
+reverse() { # reverse MX ADDR PTR-MATCH FCRDNS
+  local e
+  e=$(ep "$1" "$2")
+  expect mxtls_ptr_match "$e" == "$3"
+  expect mxtls_fcrdns_valid "$e" == "$4"
+}
+versions() { # versions MX ADDR TLSv1 TLSv1.1 TLSv1.2 TLSv1.3 (1 accepted / 0 refused)
+  local e v i=3
+  e=$(ep "$1" "$2")
+  for v in TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; do
+    expect mxtls_tls_version_supported "$e,version=\"$v\"" == "${!i}"
+    i=$((i + 1))
+  done
+}
+
+# Not green until the exporter exports this contract (the lead is implementing it): run with
+# --exporter BIN once it does. Each expectation says why, per RFC 7672 (DANE SMTP), RFC 7671
+# (DANE operations) and RFC 6698 (TLSA).
+assert_dane_metrics() {
+  start_exporter
+
+  # ok: DANE-EE 3 1 1 of the served key. Secure MX and host, one usable record, authenticated.
+  scrape ok.dane.test
+  dnssec_is 'mx=""' secure
+  dane_host mx-ok.dane.test 1
+  dane_endpoint mx-ok.dane.test 127.0.2.1 1 ok 1
+  reverse mx-ok.dane.test 127.0.2.1 1 1 # PTR = MX name, and its A is this address
+  versions mx-ok.dane.test 127.0.2.1 0 0 1 1
+
+  # stale: the only usable record pins a key the server no longer has. A DANE sender must not
+  # deliver (RFC 7672 §2.2: no usable record matches -> authentication fails, defer).
+  scrape stale.dane.test
+  dnssec_is 'mx=""' secure
+  dane_host mx-stale.dane.test 1
+  dane_endpoint mx-stale.dane.test 127.0.2.2 0 no_match 0
+  reverse mx-stale.dane.test 127.0.2.2 0 0 # no PTR
+
+  # ta: DANE-TA 2 0 1 of the private intermediate, which the server sends; the leaf's SAN is
+  # the MX host name, which DANE-TA checks (RFC 7672 §3.2.2). Expiry applies to DANE-TA (§3.1.2);
+  # nothing here is expired.
+  scrape ta.dane.test
+  dane_host mx-ta.dane.test 1
+  dane_endpoint mx-ta.dane.test 127.0.2.3 1 ok 1
+
+  # unusable: only PKIX-EE (1) and PKIX-TA (0) records, which SMTP senders ignore (RFC 7672
+  # §3.1.3). DANE still applies (secure non-empty RRset): TLS is mandatory but nothing is
+  # authenticated, so the DANE sender delivers over TLS (§2.2) and nothing "matches".
+  scrape unusable.dane.test
+  dane_host mx-unusable.dane.test 0
+  dane_endpoint mx-unusable.dane.test 127.0.2.4 0 only_unusable 1
+
+  # rollover: current key + next key (RFC 7671 §8.1 "current + next"). Two usable records;
+  # the current one matches.
+  scrape rollover.dane.test
+  dane_host mx-roll.dane.test 2
+  dane_endpoint mx-roll.dane.test 127.0.2.5 1 ok 1
+
+  # agility: 3 1 1 (matches) + 3 1 2 (an old key). Digest algorithm agility (RFC 7671 §9,
+  # what OpenSSL's DANE does by default): for each usage+selector only the strongest matching
+  # type is used, SHA-512 here, and it does not match: the sender fails authentication even
+  # though a SHA-256 record would have matched. Both records are usable as such.
+  scrape agility.dane.test
+  dane_host mx-agile.dane.test 2
+  dane_endpoint mx-agile.dane.test 127.0.2.6 0 stale_digest 0
+
+  # plain: the MX RRset is insecure (unsigned zone, insecure delegation proven by NSEC).
+  # RFC 7672 §2.2.1: DANE applies per MX host whose address records are secure, whatever the
+  # MX RRset: mx-ok (signed zone) is DANE-authenticated; mx.plain.dane.test (unsigned) is not
+  # looked up for TLSA and gets opportunistic TLS.
+  scrape plain.dane.test
+  dnssec_is 'mx=""' insecure
+  dane_host mx-ok.dane.test 1
+  dane_endpoint mx-ok.dane.test 127.0.2.1 1 ok 1
+  dnssec_is 'mx="mx.plain.dane.test"' insecure
+  expect mxtls_dane_tlsa_records 'mx="mx.plain.dane.test"' absent
+  no_dane_endpoint mx.plain.dane.test 127.0.2.7 1
+  reverse mx.plain.dane.test 127.0.2.7 0 0
+
+  # tlsafail: secure address, TLSA query SERVFAILs (the secure child zone's server fails).
+  # RFC 7672 §2.1.1: the sender cannot tell whether DANE applies and must not deliver to this
+  # host (no fallback to unauthenticated or plaintext delivery).
+  scrape tlsafail.dane.test
+  dnssec_is 'mx=""' secure
+  dnssec_is 'mx="mx-tlsafail.dane.test"' secure
+  expect mxtls_dane_tlsa_lookup_failure_info 'mx="mx-tlsafail.dane.test",reason="servfail"' == 1
+  expect mxtls_dane_tlsa_records 'mx="mx-tlsafail.dane.test"' absent
+  expect mxtls_dane_match "$(ep mx-tlsafail.dane.test 127.0.2.8)" absent
+  expect mxtls_dane_verdict_info "$(ep mx-tlsafail.dane.test 127.0.2.8),reason=\"tlsa_lookup_failed\"" == 1
+  expect mxtls_sender_delivers "$(ep mx-tlsafail.dane.test 127.0.2.8),sender=\"dane\"" == 0
+
+  # expired: the MX RRset itself is bogus (expired signatures under a valid DS). RFC 7672
+  # §2.1.1: a validating sender defers the whole domain; no endpoint is delivered to.
+  scrape expired.dane.test
+  dnssec_is 'mx=""' bogus
+  expect mxtls_sender_delivers 'sender="dane"' absent_or_0
+
+  # bogushost: secure MX RRset naming a host whose address lookup is bogus: that host is not
+  # usable by a DANE sender (no TLSA lookup, no delivery to it).
+  scrape bogushost.dane.test
+  dnssec_is 'mx=""' secure
+  dnssec_is 'mx="mx.expired.dane.test"' bogus
+  expect mxtls_dane_tlsa_records 'mx="mx.expired.dane.test"' absent
+  expect mxtls_sender_delivers 'mx="mx.expired.dane.test",sender="dane"' absent_or_0
+
+  # notlsa: secure host, secure denial (NXDOMAIN) of TLSA: DANE does not apply (RFC 7672 §2.2), the DANE
+  # sender uses opportunistic TLS (no MTA-STS policy here) and delivers.
+  scrape notlsa.dane.test
+  dnssec_is 'mx="mx-notlsa.dane.test"' secure
+  expect mxtls_dane_tlsa_records 'mx="mx-notlsa.dane.test"' == 0
+  expect mxtls_dane_tlsa_lookup_failure_info 'mx="mx-notlsa.dane.test"' absent
+  no_dane_endpoint mx-notlsa.dane.test 127.0.2.13 1
+  reverse mx-notlsa.dane.test 127.0.2.13 0 0 # PTR mail.other.dane.test, which has no A
+
+  # dual: RSA (valid) + ECDSA (expired 2020-04-01) certificates, both keys pinned 3 1 1.
+  # Both are held certificates, each with its own expiry. DANE-EE ignores the certificate's
+  # dates and names (RFC 7672 §3.1.1), so every presented certificate is authenticated even
+  # though the ECDSA one is expired for PKIX.
+  scrape dual.dane.test
+  local d
+  d=$(ep mx-dual.dane.test 127.0.2.10)
+  expect mxtls_cert_held_info "$d" count 2
+  expect mxtls_cert_held_info "$d,fingerprint_sha256=\"$fp_dual_rsa\"" == 1
+  expect mxtls_cert_held_info "$d,fingerprint_sha256=\"$fp_dual_ec\"" == 1
+  expect mxtls_cert_held_not_after_timestamp_seconds "$d,fingerprint_sha256=\"$fp_dual_ec\"" == "$dual_ec_not_after"
+  expect mxtls_cert_held_not_after_timestamp_seconds "$d,fingerprint_sha256=\"$fp_dual_rsa\"" '>' "$(date +%s)"
+  dane_host mx-dual.dane.test 2
+  dane_endpoint mx-dual.dane.test 127.0.2.10 1 ok 1
+  versions mx-dual.dane.test 127.0.2.10 0 0 1 1
+  reverse mx-dual.dane.test 127.0.2.10 1 1
+
+  # tls13: TLS 1.3 only; a generic PTR that forward-confirms but is not the MX name.
+  scrape tls13.dane.test
+  versions mx-tls13.dane.test 127.0.2.11 0 0 0 1
+  dane_endpoint mx-tls13.dane.test 127.0.2.11 1 ok 1
+  reverse mx-tls13.dane.test 127.0.2.11 0 1
+
+  # tls11: TLS 1.1 only at security level 0 (the exporter's legacy sessions use level 0)
+  scrape tls11.dane.test
+  versions mx-tls11.dane.test 127.0.2.12 0 1 0 0
+  reverse mx-tls11.dane.test 127.0.2.12 0 0
+  expect mxtls_dane_tlsa_records 'mx="mx-tls11.dane.test"' == 0
+
+  log "exporter: ${#domains[@]} domains scraped, $failed failed expectations"
+}
+
+if [[ -n $exporter ]]; then
+  assert_dane_metrics
+else
+  log "exporter metrics not checked (pass --exporter BIN; see assert_dane_metrics)"
+fi
+
+if ((hold)); then
+  cat >&2 <<EOF
+$E2E_NAME: holding; Ctrl-C stops everything.
+  resolver (validating): drill -D -p $ub_port @127.0.0.1 ok.dane.test MX
+  nsd (authoritative):   drill -D -p $dns_port @127.0.0.1 dane.test SOA
+  SMTP:                  127.0.2.1-13 port $smtp_port, e.g.
+                         openssl s_client -starttls smtp -connect 127.0.2.10:$smtp_port -CAfile $pki/root.pem
+  exporter config:       $ex/config.yml
+EOF
+  # In the background with wait: bash runs the INT/TERM traps at once only while in wait
+  sleep infinity &
+  bg_pids+=($!)
+  wait $!
+fi
+
+log "total $(since) s"
+echo "$E2E_NAME: $passed passed, $failed failed"
+((failed == 0))
