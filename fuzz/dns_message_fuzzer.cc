@@ -1,5 +1,6 @@
 // Fuzz target: the DNS wire-format parser and the interpreters that turn one raw answer into
-// MX, A/AAAA and TXT results (probes/judgement/dns_message.h). The input is one DNS message, as c-ares
+// MX, A/AAAA, TXT, TLSA and PTR results (probes/judgement/dns_message.h, reverse_dns.h), and the
+// TLSA RDATA parser of probes/judgement/dane.h. The input is one DNS message, as c-ares
 // would hand it to the resolver's callback.
 //
 // Checks beyond "no crash":
@@ -11,7 +12,9 @@
 //     owned by the canonical name;
 //   - the interpreters report only the documented reason words, sorted unique MX hosts
 //     without the root, null MX only alone, addresses that parse back, and printable
-//     messages; a failed transport status is passed through.
+//     messages; a failed transport status is passed through;
+//   - every TLSA RDATA either parses (data = RDATA minus 3 bytes; usable records well-formed;
+//     printable descriptions) or is "malformed"; PTR names are in presentation form.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -23,7 +26,9 @@
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
+#include "probes/judgement/dane.h"
 #include "probes/judgement/dns_message.h"
+#include "probes/judgement/reverse_dns.h"
 
 namespace {
 
@@ -131,6 +136,35 @@ void Interpret(const std::string& qname, const RawLookup& raw) {
   CheckStatus(txt.status);
   if (!raw.status.ok()) FUZZ_CHECK(txt.status.reason() == raw.status.reason());
   FUZZ_CHECK(txt.status.ok() == !txt.records.empty());
+
+  // TLSA: every record's RDATA goes through the DANE parser, which must either read it or
+  // say "malformed"; usable records must be well-formed.
+  mxtls::TlsaLookup tlsa = mxtls::InterpretTlsaAnswer(qname, raw);
+  CheckStatus(tlsa.status);
+  if (!raw.status.ok()) FUZZ_CHECK(tlsa.status.reason() == raw.status.reason());
+  FUZZ_CHECK(tlsa.status.ok() == !tlsa.rdata.empty());
+  std::vector<mxtls::TlsaRecord> records;
+  for (const auto& rdata : tlsa.rdata) {
+    mxtls::Result<mxtls::TlsaRecord> parsed = mxtls::ParseTlsaRdata(rdata);
+    if (!parsed.ok()) {
+      FUZZ_CHECK(parsed.status().reason() == "malformed");
+      FUZZ_CHECK(IsPrintableAscii(parsed.status().message()));
+      continue;
+    }
+    FUZZ_CHECK(parsed->data.size() + 3 == rdata.size());
+    if (mxtls::IsUsableForSmtp(*parsed)) FUZZ_CHECK(mxtls::HasWellFormedData(*parsed));
+    FUZZ_CHECK(IsPrintableAscii(mxtls::DescribeTlsaRecord(*parsed)));
+    records.push_back(std::move(parsed).value());
+  }
+  FUZZ_CHECK(mxtls::SupersededByDigestAgility(records).size() == records.size());
+
+  mxtls::PtrLookup ptr = mxtls::InterpretPtrAnswer(qname, raw);
+  CheckStatus(ptr.status);
+  FUZZ_CHECK(ptr.status.ok() == !ptr.names.empty());
+  for (const auto& name : ptr.names) {
+    FUZZ_CHECK(!name.empty());
+    CheckName(name);
+  }
 }
 
 }  // namespace

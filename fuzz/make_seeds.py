@@ -164,6 +164,18 @@ def dns():
     m.rr(1, q, 16, txt("v=TLSRPTv1; rua=mailto:tlsrpt@example.com"))
     write("dns_message", "txt_tlsrpt", m.bytes())
 
+    m = Msg("_25._tcp.mx1.example.com", 52, flags=0x81a0)  # AD set
+    m.rr(1, q, 52, bytes([3, 1, 1]) + bytes(range(32)))
+    m.rr(1, q, 52, bytes([2, 0, 2]) + bytes(range(64)))
+    m.rr(1, q, 52, bytes([3, 1, 1]) + bytes(range(31)))  # malformed: short digest
+    m.rr(1, q, 52, bytes([3, 1]))  # shorter than the three fixed fields
+    write("dns_message", "tlsa_rrset", m.bytes())
+
+    m = Msg("1.2.0.192.in-addr.arpa", 12)
+    m.rr(1, q, 12, name("mx1.example.com"))
+    m.rr(1, q, 12, name("192-0-2-1.dynamic.example.net"))
+    write("dns_message", "ptr_two_names", m.bytes())
+
     m = Msg("nope.example.com", 15, flags=0x8183)
     soa = name("ns1.example.com") + name("hostmaster.example.com") + struct.pack(
         ">IIIII", 2025060101, 7200, 3600, 1209600, 300)

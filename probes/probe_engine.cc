@@ -96,6 +96,8 @@ struct DomainJob {
   };
   std::map<std::string, SlowFacts> slow_facts;
   const TlsVersionContexts* version_contexts = nullptr;
+  // Chains seen with SNI = the TLSA base domain, by NoSniKey (only when it is not the MX name).
+  std::map<std::string, std::shared_ptr<const std::vector<X509Ptr>>> dane_sni_chains;
 };
 
 void Log(DomainJob& job, const std::string& line) { job.report.log->Add(line); }
@@ -309,6 +311,10 @@ void CollectHeldCertificates(DomainJob& job) {
     for (const auto& [key_type, fact] : slow->second.key_types) {
       AddHeldCertificate(e.held_certs, key_type, fact.chain, trust, e.mx, now);
     }
+    auto dane_sni = job.dane_sni_chains.find(NoSniKey(spec));
+    if (dane_sni != job.dane_sni_chains.end()) {
+      AddHeldCertificate(e.held_certs, "dane_sni", dane_sni->second, trust, e.mx, now);
+    }
   }
 }
 
@@ -350,11 +356,19 @@ void JudgeDane(DomainJob& job) {
       if (h.host == e.mx) host = &h;
     }
     if (host == nullptr || (!host->dane.applies() && host->dane.lookup_error.empty())) continue;
+    // With SNI = the TLSA base domain when that differs from the MX name (a session of its
+    // own), else with SNI = the MX name (main, RSA-only and ECDSA-only sessions).
+    bool own_session = false;
+    for (const auto& held : e.held_certs) {
+      for (const auto& s : held.seen_by) own_session = own_session || s == "dane_sni";
+    }
     std::vector<HeldCertificate> with_sni;
     for (const auto& held : e.held_certs) {
-      bool shown_with_sni = false;
-      for (const auto& s : held.seen_by) shown_with_sni = shown_with_sni || s != "no_sni";
-      if (shown_with_sni) with_sni.push_back(held);
+      bool shown = false;
+      for (const auto& s : held.seen_by) {
+        shown = shown || (own_session ? s == "dane_sni" : s != "no_sni");
+      }
+      if (shown) with_sni.push_back(held);
     }
     e.dane_check = JudgeDaneEndpoint(host->dane, e.mx, with_sni, now);
     if (e.dane_check.evaluated || !host->dane.applies()) continue;
@@ -435,7 +449,40 @@ DnssecStatus CombineDnssec(const std::vector<DnssecStatus>& statuses) {
 
 // The TLSA RRset of a host whose addresses are DNSSEC-secure (RFC 7672 §2.2). The TLSA base
 // domain is the CNAME-expanded host name first, then the name as published (§2.2.2).
-asio::awaitable<void> LookupDane(std::shared_ptr<DomainJob> job, size_t host_index) {
+// DANE senders send SNI = the TLSA base domain (RFC 7672 §8.1). When that is not the MX name as
+// published (a CNAME whose target has the TLSA records), each address gets one more session
+// with that SNI, and DANE is judged on what it shows.
+void SpawnDaneSniSessions(const std::shared_ptr<DomainJob>& job, size_t host_index,
+                          const std::shared_ptr<Join>& join) {
+  const MxHostReport& host = job->report.mx_hosts[host_index];
+  const config::ModuleConfig& module = *job->task.module;
+  auto spawn = [&](const std::string& address, const char* family) {
+    EndpointSpec spec;
+    spec.mx = host.host;
+    spec.address = address;
+    spec.family = family;
+    spec.port = module.smtp.port;
+    spec.sni = host.dane.base_domain;
+    spec.ehlo_name = module.smtp.ehlo_name;
+    spec.timeouts = module.timeouts;
+    spec.deadline = job->task.deadline;
+    const std::string key = NoSniKey(spec);
+    join->Add();
+    asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(spec, MakeEndpointEnv(*job)),
+                   [job, join, key](std::exception_ptr e, EndpointReport r) {
+                     if (!e) {
+                       job->slow_facts[key].fresh_sessions += r.sessions_opened;
+                       job->dane_sni_chains[key] = r.chain;
+                     }
+                     join->Done();
+                   });
+  };
+  for (const auto& a : host.ipv4) spawn(a, "ipv4");
+  for (const auto& a : host.ipv6) spawn(a, "ipv6");
+}
+
+asio::awaitable<void> LookupDane(std::shared_ptr<DomainJob> job, size_t host_index,
+                                 std::shared_ptr<Join> sessions) {
   std::vector<std::string> bases;
   {
     const MxHostReport& host = job->report.mx_hosts[host_index];
@@ -485,7 +532,11 @@ asio::awaitable<void> LookupDane(std::shared_ptr<DomainJob> job, size_t host_ind
     Log(*job, "TLSA " + name + ": " + found.answer.status.ToString());
     break;
   }
-  job->report.mx_hosts[host_index].dane = std::move(dane);
+  MxHostReport& host = job->report.mx_hosts[host_index];
+  host.dane = std::move(dane);
+  if (host.dane.applies() && host.dane.base_domain != host.host) {
+    SpawnDaneSniSessions(job, host_index, sessions);
+  }
 }
 
 // PTR of one address and whether its names resolve back to it. Facts only.
@@ -535,7 +586,7 @@ asio::awaitable<void> ProbeMxHost(std::shared_ptr<DomainJob> job, size_t host_in
   if (module.dane.enabled && job->resolver_validates &&
       host.address_dnssec == DnssecStatus::kSecure) {
     endpoints->Add();
-    asio::co_spawn(ex, LookupDane(job, host_index),
+    asio::co_spawn(ex, LookupDane(job, host_index, endpoints),
                    [endpoints](std::exception_ptr) { endpoints->Done(); });
   }
   if (module.reverse_dns.enabled) {

@@ -220,6 +220,44 @@ TEST_CASE("DNSSEC: insecure MX RRset on a signed host, failing TLSA lookup, bogu
   }
 }
 
+TEST_CASE("DANE through a CNAME MX: TLSA at the expanded name, judged on the session with SNI "
+          "= that name", "[integration][dane]") {
+  MailWorld w;
+  w.dns.SetAuthenticData(true);
+  w.dns.AddA("signed.test", "127.0.0.1");
+  w.dns_extra = kSignedCheck;
+  // The hoster's server shows its own certificate for SNI = its own name, and a customer
+  // certificate for the customer's MX name; TLSA pins the hoster's key.
+  TestCert hoster = w.Leaf({"mail.hoster.test"});
+  TestCert customer = w.Leaf({"mx1.alias.test"});
+  SmtpFixtureOptions o;
+  o.certs = {CertEntry::FromCerts({"mail.hoster.test"}, hoster, {&w.pki.intermediate()}),
+             CertEntry::FromCerts({"mx1.alias.test"}, customer, {&w.pki.intermediate()})};
+  w.Serve("127.0.3.5", o);
+  w.dns.AddMx("alias.test", 10, "mx1.alias.test");
+  w.dns.AddCname("mx1.alias.test", "mail.hoster.test");
+  w.dns.AddA("mail.hoster.test", "127.0.3.5");
+  w.dns.AddTlsa("_25._tcp.mail.hoster.test", 3, 1, 1, Digest(hoster, Selector::kSpki, 1));
+  w.Start("", kNoExtraSessions);
+  ParsedMetrics m = w.Probe("alias.test");
+  INFO(m.text());
+  auto ep = Ep4("mx1.alias.test", "127.0.3.5");
+  CHECK(m.Value("mxtls_mx_info", {{"mx", "mx1.alias.test"}, {"cname", "mail.hoster.test"}}) == 1);
+  CHECK(m.Value("mxtls_dane_tlsa_records", {{"mx", "mx1.alias.test"}}) == 1);
+  // DANE senders send SNI = mail.hoster.test and get the hoster's certificate: it matches.
+  // (The customer certificate, shown for SNI = mx1.alias.test, would not.)
+  CHECK(m.Value("mxtls_dane_match", ep) == 1);
+  CHECK(m.Value("mxtls_sender_delivers", With(ep, "sender", "dane")) == 1);
+  // (It is also the server's default, so the no-SNI session saw it too.)
+  auto held = m.Find("mxtls_cert_held_info", With(ep, "subject", "CN=mail.hoster.test"));
+  REQUIRE(held.size() == 1);
+  CHECK(held[0].labels.at("seen_by").find("dane_sni") != std::string::npos);
+  CHECK(m.Value("mxtls_cert_san_match", ep) == 1);  // the customer certificate, for its name
+  // Main, no-SNI and DANE-SNI sessions.
+  CHECK(m.Value("mxtls_endpoint_smtp_sessions", ep) == 3);
+  CHECK(w.dns.QueryCount("_25._tcp.mx1.alias.test", 52) == 0);
+}
+
 TEST_CASE("DNSSEC: a resolver that does not validate is never believed", "[integration][dane]") {
   MailWorld w;
   // AD bits are set, but the check name is not answered with AD: as if the resolver merely
