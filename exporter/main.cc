@@ -82,10 +82,12 @@ int RealMain(int argc, char** argv) {
   // background, so that an unreachable resolver does not delay serving) and after every
   // good reload, and say so on /metrics and in the log.
   ProbeEngine* probe_engine = engine.value().get();
-  auto check_dnssec = [&store, &metrics, probe_engine] {
+  metrics.SetResolverValidationSource([&store, probe_engine] {
+    return probe_engine->LastResolverValidation(store.Current()->dns);
+  });
+  auto check_dnssec = [&store, probe_engine] {
     std::shared_ptr<const config::Config> config = store.Current();
     ValidationCheck check = probe_engine->CheckResolverValidation(config->dns);
-    metrics.SetResolverValidating(check.validates);
     if (check.validates) {
       log::Info("resolvers validate DNSSEC", {{"check", check.message}});
     } else {

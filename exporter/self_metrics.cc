@@ -111,7 +111,7 @@ SelfMetrics::SelfMetrics(const ConfigStore* store)
                     .Help("Domain probes currently running.")
                     .Register(*registry_)
                     .Add({});
-  // Registered now, set once the check ran: a gauge that reads 0 before any check would page.
+  // Registered now, set once a check ran: a gauge that reads 0 before any check would page.
   resolver_validating_ = &prometheus::BuildGauge()
                               .Name("mxtls_exporter_dnssec_resolver_validating")
                               .Help("1 when the configured resolvers validate DNSSEC (they set "
@@ -147,11 +147,18 @@ void SelfMetrics::HttpRequest(const std::string& handler, int status) {
   http_requests_->Add({{"handler", handler}, {"code", std::to_string(status)}}).Increment();
 }
 
-void SelfMetrics::SetResolverValidating(bool validates) {
-  resolver_validating_->Add({}).Set(validates ? 1 : 0);
+void SelfMetrics::SetResolverValidationSource(std::function<std::optional<bool>()> source) {
+  std::lock_guard<std::mutex> lock(source_mu_);
+  resolver_validation_source_ = std::move(source);
 }
 
 std::string SelfMetrics::Render() {
+  {
+    std::lock_guard<std::mutex> lock(source_mu_);
+    std::optional<bool> validates;
+    if (resolver_validation_source_) validates = resolver_validation_source_();
+    if (validates) resolver_validating_->Add({}).Set(*validates ? 1 : 0);
+  }
   reload_ok_->Set(store_->last_reload_successful() ? 1 : 0);
   reload_ts_->Set(store_->last_success_timestamp_seconds());
   std::vector<prometheus::MetricFamily> families = registry_->Collect();

@@ -2,6 +2,10 @@
 // result and their durations, and process metrics. Probe targets' metrics never appear here.
 #pragma once
 
+#include <functional>
+#include <mutex>
+#include <optional>
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -23,8 +27,9 @@ class SelfMetrics {
   void ProbeStarted();
   void ProbeFinished(const std::string& module, bool success, double seconds);
   void HttpRequest(const std::string& handler, int status);
-  // The result of the DNSSEC validation check of the configured resolvers (start, reload).
-  void SetResolverValidating(bool validates);
+  // Where /metrics reads whether the configured resolvers validate DNSSEC (the latest check:
+  // at start, on reload, and when probes re-check); nullopt leaves the gauge out.
+  void SetResolverValidationSource(std::function<std::optional<bool>()> source);
 
   // The exposition text for /metrics.
   std::string Render();
@@ -36,6 +41,8 @@ class SelfMetrics {
   prometheus::Gauge* reload_ts_;
   prometheus::Gauge* in_flight_;
   prometheus::Family<prometheus::Gauge>* resolver_validating_;
+  std::mutex source_mu_;
+  std::function<std::optional<bool>()> resolver_validation_source_;
   prometheus::Family<prometheus::Counter>* probes_total_;
   prometheus::Family<prometheus::Histogram>* probe_duration_;
   prometheus::Family<prometheus::Counter>* http_requests_;

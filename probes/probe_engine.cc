@@ -845,12 +845,21 @@ std::optional<bool> ProbeEngine::ResolverValidates(const config::DnsConfig& dns)
   std::lock_guard<std::mutex> lock(validation_mu_);
   auto it = resolver_validates_.find(ValidationKey(dns));
   if (it == resolver_validates_.end()) return std::nullopt;
-  return it->second;
+  const auto max_age = it->second.validates ? std::chrono::minutes(60) : std::chrono::minutes(5);
+  if (std::chrono::steady_clock::now() - it->second.checked_at > max_age) return std::nullopt;
+  return it->second.validates;
+}
+
+std::optional<bool> ProbeEngine::LastResolverValidation(const config::DnsConfig& dns) const {
+  std::lock_guard<std::mutex> lock(validation_mu_);
+  auto it = resolver_validates_.find(ValidationKey(dns));
+  if (it == resolver_validates_.end()) return std::nullopt;
+  return it->second.validates;
 }
 
 void ProbeEngine::RecordResolverValidation(const config::DnsConfig& dns, bool validates) {
   std::lock_guard<std::mutex> lock(validation_mu_);
-  resolver_validates_[ValidationKey(dns)] = validates;
+  resolver_validates_[ValidationKey(dns)] = {validates, std::chrono::steady_clock::now()};
 }
 
 ValidationCheck ProbeEngine::CheckResolverValidation(const config::DnsConfig& dns) {

@@ -45,8 +45,12 @@ class ProbeEngine final : public DomainProber {
   // times attempts. Call at start and on reload; a probe whose resolvers were never checked
   // runs the check itself first.
   ValidationCheck CheckResolverValidation(const config::DnsConfig& dns);
-  // The remembered result for these resolvers; nullopt when never checked.
+  // The remembered result for these resolvers while it is fresh (a resolver that validates is
+  // asked again after an hour, one that does not after five minutes, so that a resolver that
+  // was briefly unreachable at start does not switch DANE off for good); nullopt otherwise.
   std::optional<bool> ResolverValidates(const config::DnsConfig& dns) const;
+  // The last result for these resolvers, however old; nullopt when never checked.
+  std::optional<bool> LastResolverValidation(const config::DnsConfig& dns) const;
   void RecordResolverValidation(const config::DnsConfig& dns, bool validates);
   // The cache key of a resolver configuration.
   static std::string ResolverKey(const config::DnsConfig& dns);
@@ -77,7 +81,11 @@ class ProbeEngine final : public DomainProber {
   };
   std::map<std::string, CachedStore> stores_;
   mutable std::mutex validation_mu_;
-  std::map<std::string, bool> resolver_validates_;  // by ResolverKey + check name
+  struct Validation {
+    bool validates = false;
+    std::chrono::steady_clock::time_point checked_at;
+  };
+  std::map<std::string, Validation> resolver_validates_;  // by ResolverKey + check name
   FactCache cache_;
 };
 

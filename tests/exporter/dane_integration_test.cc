@@ -279,6 +279,16 @@ TEST_CASE("DNSSEC: a resolver that does not validate is never believed", "[integ
   ParsedMetrics own = w.ExporterMetrics();
   INFO(own.text());
   CHECK(own.Value("mxtls_exporter_dnssec_resolver_validating") == 0);
+
+  // The resolver is fixed (now it validates the check name); a reload checks again, and the
+  // next probe believes it.
+  w.dns.SetSecure("signed.test", true);
+  w.Reload();
+  CHECK(w.ExporterMetrics().Value("mxtls_exporter_dnssec_resolver_validating") == 1);
+  ParsedMetrics fixed = w.Probe("trusting.test");
+  INFO(fixed.text());
+  CHECK(MxLookupDnssec(fixed) == "secure");
+  CHECK(fixed.Value("mxtls_dane_match", Ep4("mx1.trusting.test", "127.0.3.1")) == 1);
 }
 
 TEST_CASE("reverse DNS: forward-confirmed PTR equal to the MX name, and a generic one",

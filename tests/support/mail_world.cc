@@ -88,6 +88,14 @@ ParsedMetrics MailWorld::Probe(const std::string& domain, const std::string& scr
   return ParsedMetrics(res->body);
 }
 
+void MailWorld::Reload() {
+  auto client = exporter_->NewClient();
+  client->set_read_timeout(30, 0);
+  auto res = client->Post("/-/reload");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+}
+
 ParsedMetrics MailWorld::ExporterMetrics() {
   auto client = exporter_->NewClient();
   auto res = client->Get("/metrics");

@@ -46,6 +46,9 @@ class MailWorld {
   // `tls_extra` goes under its tls: key (6-space indent).
   void Start(const std::string& module_extra = "", const std::string& tls_extra = "");
 
+  // POST /-/reload (the config file is unchanged); fails the test unless it answers 200.
+  void Reload();
+
   // GET /metrics: the exporter's own metrics.
   ParsedMetrics ExporterMetrics();
 
