@@ -85,10 +85,10 @@ struct DomainJob {
   std::map<size_t, std::vector<DnssecStatus>> address_dnssec;
   // Reverse DNS by "mx|address".
   std::map<std::string, ReverseDnsReport> reverse_dns;
-  // No-SNI sessions by NoSniKey, with the time they were observed.
+  // No-SNI sessions by EndpointKey, with the time they were observed.
   std::map<std::string, std::pair<EndpointReport, std::chrono::steady_clock::time_point>>
       no_sni_sessions;
-  // The slow-changing observations of each endpoint (by NoSniKey), fresh or cached.
+  // The slow-changing observations of each endpoint (by EndpointKey), fresh or cached.
   struct SlowFacts {
     std::optional<FactCache::VersionsFact> versions;
     std::map<std::string, FactCache::KeyTypeFact> key_types;  // "rsa", "ecdsa"
@@ -96,7 +96,7 @@ struct DomainJob {
   };
   std::map<std::string, SlowFacts> slow_facts;
   const TlsVersionContexts* version_contexts = nullptr;
-  // Chains seen with SNI = the TLSA base domain, by NoSniKey (only when it is not the MX name).
+  // Chains seen with SNI = the TLSA base domain, by EndpointKey (only when it is not the MX name).
   std::map<std::string, std::shared_ptr<const std::vector<X509Ptr>>> dane_sni_chains;
 };
 
@@ -128,8 +128,33 @@ EndpointReport InternalErrorReport(const EndpointSpec& spec, std::exception_ptr 
   return r;
 }
 
-std::string NoSniKey(const EndpointSpec& spec) {
-  return spec.mx + "|" + spec.address + "|" + std::to_string(spec.port);
+// What the engine remembers about an endpoint between sessions and probes is keyed by the MX
+// name (the SNI the sessions send), the address and the port.
+std::string EndpointKey(const std::string& mx, const std::string& address, uint16_t port) {
+  return mx + "|" + address + "|" + std::to_string(port);
+}
+std::string EndpointKey(const EndpointSpec& spec) {
+  return EndpointKey(spec.mx, spec.address, spec.port);
+}
+std::string EndpointKey(const DomainJob& job, const EndpointReport& e) {
+  return EndpointKey(e.mx, e.address, job.task.module->smtp.port);
+}
+
+// The session to one address of an MX host under the probe's module: SNI = the MX name as
+// published, bounded by the probe's deadline.
+EndpointSpec SpecFor(const DomainJob& job, const MxHostReport& host, const std::string& address,
+                     const char* family) {
+  const config::ModuleConfig& module = *job.task.module;
+  EndpointSpec spec;
+  spec.mx = host.host;
+  spec.address = address;
+  spec.family = family;
+  spec.port = module.smtp.port;
+  spec.sni = host.host;
+  spec.ehlo_name = module.smtp.ehlo_name;
+  spec.timeouts = module.timeouts;
+  spec.deadline = job.task.deadline;
+  return spec;
 }
 
 // Spawns the SNI session of every address of one MX host and, unless a recent one is
@@ -139,15 +164,7 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
   const MxHostReport& host = job->report.mx_hosts[host_index];
   const config::ModuleConfig& module = *job->task.module;
   auto spawn = [&](const std::string& address, const char* family) {
-    EndpointSpec spec;
-    spec.mx = host.host;
-    spec.address = address;
-    spec.family = family;
-    spec.port = module.smtp.port;
-    spec.sni = host.host;
-    spec.ehlo_name = module.smtp.ehlo_name;
-    spec.timeouts = module.timeouts;
-    spec.deadline = job->task.deadline;
+    EndpointSpec spec = SpecFor(*job, host, address, family);
     join->Add();
     asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(spec, MakeEndpointEnv(*job)),
                    [job, join, spec](std::exception_ptr e, EndpointReport r) {
@@ -160,7 +177,7 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
                      join->Done();
                    });
     if (!module.tls.no_sni_check) return;
-    std::string key = NoSniKey(spec);
+    std::string key = EndpointKey(spec);
     if (auto cached = job->cache->GetNoSni(key, module.tls.no_sni_check_interval)) {
       job->no_sni_sessions[key] = {cached->session, cached->checked_at};
       return;
@@ -187,16 +204,9 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
           std::chrono::duration<double>(job->task.timeout_seconds * 0.1)));
   auto spawn_slow_facts = [&](const std::string& address, const char* family) {
-    EndpointSpec spec;
-    spec.mx = host.host;
-    spec.address = address;
-    spec.family = family;
-    spec.port = module.smtp.port;
-    spec.sni = host.host;
-    spec.ehlo_name = module.smtp.ehlo_name;
-    spec.timeouts = module.timeouts;
-    spec.deadline = job->task.deadline - margin;
-    const std::string key = NoSniKey(spec);
+    EndpointSpec spec = SpecFor(*job, host, address, family);
+    spec.deadline -= margin;
+    const std::string key = EndpointKey(spec);
     if (module.tls.version_check) {
       if (auto cached = job->cache->GetVersions(key, module.tls.version_check_interval)) {
         job->slow_facts[key].versions = std::move(cached);
@@ -258,11 +268,7 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
 // Attaches each endpoint's no-SNI observation, judged again now (a cached one may be old).
 void AttachNoSni(DomainJob& job) {
   for (auto& e : job.report.endpoints) {
-    EndpointSpec spec;
-    spec.mx = e.mx;
-    spec.address = e.address;
-    spec.port = job.task.module->smtp.port;
-    auto it = job.no_sni_sessions.find(NoSniKey(spec));
+    auto it = job.no_sni_sessions.find(EndpointKey(job, e));
     if (it == job.no_sni_sessions.end()) continue;
     const EndpointReport& session = it->second.first;
     NoSniReport n;
@@ -298,20 +304,17 @@ void CollectHeldCertificates(DomainJob& job) {
   for (auto& e : job.report.endpoints) {
     e.held_certs.clear();
     AddHeldCertificate(e.held_certs, "sni", e.chain, trust, e.mx, now);
-    EndpointSpec spec;
-    spec.mx = e.mx;
-    spec.address = e.address;
-    spec.port = job.task.module->smtp.port;
-    auto no_sni = job.no_sni_sessions.find(NoSniKey(spec));
+    const std::string key = EndpointKey(job, e);
+    auto no_sni = job.no_sni_sessions.find(key);
     if (no_sni != job.no_sni_sessions.end()) {
       AddHeldCertificate(e.held_certs, "no_sni", no_sni->second.first.chain, trust, e.mx, now);
     }
-    auto slow = job.slow_facts.find(NoSniKey(spec));
+    auto slow = job.slow_facts.find(key);
     if (slow == job.slow_facts.end()) continue;
     for (const auto& [key_type, fact] : slow->second.key_types) {
       AddHeldCertificate(e.held_certs, key_type, fact.chain, trust, e.mx, now);
     }
-    auto dane_sni = job.dane_sni_chains.find(NoSniKey(spec));
+    auto dane_sni = job.dane_sni_chains.find(key);
     if (dane_sni != job.dane_sni_chains.end()) {
       AddHeldCertificate(e.held_certs, "dane_sni", dane_sni->second, trust, e.mx, now);
     }
@@ -324,11 +327,7 @@ void AttachSlowFacts(DomainJob& job) {
   const auto now = std::chrono::steady_clock::now();
   auto age = [now](SteadyTime at) { return std::chrono::duration<double>(now - at).count(); };
   for (auto& e : job.report.endpoints) {
-    EndpointSpec spec;
-    spec.mx = e.mx;
-    spec.address = e.address;
-    spec.port = job.task.module->smtp.port;
-    auto slow = job.slow_facts.find(NoSniKey(spec));
+    auto slow = job.slow_facts.find(EndpointKey(job, e));
     if (slow == job.slow_facts.end()) continue;
     const DomainJob::SlowFacts& facts = slow->second;
     if (facts.versions) {
@@ -455,18 +454,10 @@ DnssecStatus CombineDnssec(const std::vector<DnssecStatus>& statuses) {
 void SpawnDaneSniSessions(const std::shared_ptr<DomainJob>& job, size_t host_index,
                           const std::shared_ptr<Join>& join) {
   const MxHostReport& host = job->report.mx_hosts[host_index];
-  const config::ModuleConfig& module = *job->task.module;
   auto spawn = [&](const std::string& address, const char* family) {
-    EndpointSpec spec;
-    spec.mx = host.host;
-    spec.address = address;
-    spec.family = family;
-    spec.port = module.smtp.port;
+    EndpointSpec spec = SpecFor(*job, host, address, family);
     spec.sni = host.dane.base_domain;
-    spec.ehlo_name = module.smtp.ehlo_name;
-    spec.timeouts = module.timeouts;
-    spec.deadline = job->task.deadline;
-    const std::string key = NoSniKey(spec);
+    const std::string key = EndpointKey(spec);
     join->Add();
     asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(spec, MakeEndpointEnv(*job)),
                    [job, join, key](std::exception_ptr e, EndpointReport r) {

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <memory>
 
+#include "common/hex.h"
 #include "common/openssl_util.h"
 #include "probes/judgement/dns_names.h"
 
@@ -29,17 +30,6 @@ using X509StackPtr = std::unique_ptr<STACK_OF(X509), OpenSslDeleter<STACK_OF(X50
 struct ErrorQueueDrain {
   ~ErrorQueueDrain() { ERR_clear_error(); }
 };
-
-std::string Hex(const unsigned char* data, size_t len) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0x0f]);
-  }
-  return out;
-}
 
 std::string NameToRfc2253(const X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
@@ -255,7 +245,7 @@ CertFacts DescribeCertificate(X509* cert) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
   if (X509_digest(cert, EVP_sha256(), digest, &digest_len) == 1) {
-    facts.fingerprint_sha256 = Hex(digest, digest_len);
+    facts.fingerprint_sha256 = LowerHex(digest, digest_len);
   }
   facts.subject = NameToRfc2253(X509_get_subject_name(cert));
   facts.issuer = NameToRfc2253(X509_get_issuer_name(cert));

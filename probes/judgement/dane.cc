@@ -10,6 +10,7 @@
 #include <memory>
 #include <utility>
 
+#include "common/hex.h"
 #include "common/openssl_util.h"
 #include "probes/judgement/cert_checks.h"
 
@@ -27,17 +28,6 @@ struct ErrorQueueDrain {
 
 constexpr size_t kSha256Bytes = 32;
 constexpr size_t kSha512Bytes = 64;
-
-std::string Hex(const uint8_t* data, size_t len) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0x0f]);
-  }
-  return out;
-}
 
 // The bytes a selector designates (RFC 6698 §2.1.2): the DER certificate, or the DER
 // SubjectPublicKeyInfo. Empty when OpenSSL cannot encode them.
@@ -220,7 +210,7 @@ std::string DescribeTlsaRecord(const TlsaRecord& record) {
                     std::to_string(record.matching_type);
   if (!record.data.empty()) {
     out += ' ';
-    out += Hex(record.data.data(), std::min(record.data.size(), kShownBytes));
+    out += LowerHex(record.data.data(), std::min(record.data.size(), kShownBytes));
   }
   return out;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 namespace mxtls {
@@ -169,6 +170,26 @@ Status NoData(std::string_view qname, uint16_t qtype, const AnswerChain& chain) 
   return Status::Error("nodata", message);
 }
 
+// What every interpreter does first: copy RCODE, AD and the transport status into `out`, then
+// read the answer chain for (qname, qtype). nullopt when there is nothing to read (the
+// transport failed without an answer) or the answer cannot be read (then out.status says why,
+// unless the transport status already failed). A chain read from an answer whose RCODE failed
+// (NXDOMAIN after a CNAME) is returned too: callers keep its CNAME facts and stop there.
+template <typename Lookup>
+std::optional<AnswerChain> BeginInterpret(Lookup& out, std::string_view qname, uint16_t qtype,
+                                          const RawLookup& raw) {
+  out.rcode = raw.rcode;
+  out.authentic_data = raw.authentic_data;
+  out.status = raw.status;
+  if (!raw.status.ok() && raw.answer.empty()) return std::nullopt;
+  ReadAnswer read = ReadChain(qname, qtype, raw);
+  if (!read.status.ok()) {
+    if (raw.status.ok()) out.status = read.status;
+    return std::nullopt;
+  }
+  return std::move(read.chain);
+}
+
 }  // namespace
 
 std::string DnsTypeName(uint16_t type) {
@@ -318,18 +339,11 @@ Status StatusForRcode(int rcode, std::string_view what) {
 
 MxLookup InterpretMxAnswer(std::string_view qname, const RawLookup& raw) {
   MxLookup out;
-  out.rcode = raw.rcode;
-  out.authentic_data = raw.authentic_data;
-  out.status = raw.status;
-  if (!raw.status.ok() && raw.answer.empty()) return out;
-  ReadAnswer read = ReadChain(qname, kDnsTypeMx, raw);
-  if (!read.status.ok() || !raw.status.ok()) {
-    if (raw.status.ok()) out.status = read.status;
-    return out;
-  }
-  const std::vector<DnsRecord>& rrs = read.chain.records;
+  std::optional<AnswerChain> chain = BeginInterpret(out, qname, kDnsTypeMx, raw);
+  if (!chain || !raw.status.ok()) return out;
+  const std::vector<DnsRecord>& rrs = chain->records;
   if (rrs.empty()) {
-    out.status = NoData(qname, kDnsTypeMx, read.chain);
+    out.status = NoData(qname, kDnsTypeMx, *chain);
     return out;
   }
   size_t roots =
@@ -353,23 +367,16 @@ MxLookup InterpretMxAnswer(std::string_view qname, const RawLookup& raw) {
 
 AddressLookup InterpretAddressAnswer(std::string_view qname, uint16_t qtype, const RawLookup& raw) {
   AddressLookup out;
-  out.rcode = raw.rcode;
-  out.authentic_data = raw.authentic_data;
-  out.status = raw.status;
-  if (!raw.status.ok() && raw.answer.empty()) return out;
-  ReadAnswer read = ReadChain(qname, qtype, raw);
-  if (!read.status.ok()) {
-    if (raw.status.ok()) out.status = read.status;
-    return out;
-  }
-  out.canonical_name = read.chain.canonical_name;
-  out.cname_chain = read.chain.aliases;
+  std::optional<AnswerChain> chain = BeginInterpret(out, qname, qtype, raw);
+  if (!chain) return out;
+  out.canonical_name = chain->canonical_name;
+  out.cname_chain = chain->aliases;
   out.is_cname = !out.cname_chain.empty();
   if (!raw.status.ok()) return out;
 
   const size_t size = qtype == kDnsTypeAaaa ? 16 : 4;
   const int family = qtype == kDnsTypeAaaa ? AF_INET6 : AF_INET;
-  for (const DnsRecord& rr : read.chain.records) {
+  for (const DnsRecord& rr : chain->records) {
     if (rr.rdata.size() != size) {
       out.addresses.clear();
       out.status = Malformed(DnsTypeName(qtype) + " record for " + rr.name + " has " +
@@ -382,22 +389,15 @@ AddressLookup InterpretAddressAnswer(std::string_view qname, uint16_t qtype, con
       out.addresses.push_back(text);
     }
   }
-  if (out.addresses.empty()) out.status = NoData(qname, qtype, read.chain);
+  if (out.addresses.empty()) out.status = NoData(qname, qtype, *chain);
   return out;
 }
 
 TxtLookup InterpretTxtAnswer(std::string_view qname, const RawLookup& raw) {
   TxtLookup out;
-  out.rcode = raw.rcode;
-  out.authentic_data = raw.authentic_data;
-  out.status = raw.status;
-  if (!raw.status.ok() && raw.answer.empty()) return out;
-  ReadAnswer read = ReadChain(qname, kDnsTypeTxt, raw);
-  if (!read.status.ok() || !raw.status.ok()) {
-    if (raw.status.ok()) out.status = read.status;
-    return out;
-  }
-  for (const DnsRecord& rr : read.chain.records) {
+  std::optional<AnswerChain> chain = BeginInterpret(out, qname, kDnsTypeTxt, raw);
+  if (!chain || !raw.status.ok()) return out;
+  for (const DnsRecord& rr : chain->records) {
     std::string joined;
     size_t at = 0;
     while (at < rr.rdata.size()) {
@@ -414,29 +414,38 @@ TxtLookup InterpretTxtAnswer(std::string_view qname, const RawLookup& raw) {
     // failing the whole lookup, the way common resolvers present it.
     out.records.push_back(std::move(joined));
   }
-  if (out.records.empty()) out.status = NoData(qname, kDnsTypeTxt, read.chain);
+  if (out.records.empty()) out.status = NoData(qname, kDnsTypeTxt, *chain);
   return out;
 }
 
 TlsaLookup InterpretTlsaAnswer(std::string_view qname, const RawLookup& raw) {
   TlsaLookup out;
-  out.rcode = raw.rcode;
-  out.authentic_data = raw.authentic_data;
-  out.status = raw.status;
-  if (!raw.status.ok() && raw.answer.empty()) return out;
-  ReadAnswer read = ReadChain(qname, kDnsTypeTlsa, raw);
-  if (!read.status.ok()) {
-    if (raw.status.ok()) out.status = read.status;
-    return out;
-  }
+  std::optional<AnswerChain> chain = BeginInterpret(out, qname, kDnsTypeTlsa, raw);
+  if (!chain) return out;
   // The CNAME facts are kept for NXDOMAIN and NODATA too: RFC 7672 §2.2.2 looks at the
   // alias's target.
-  out.canonical_name = read.chain.canonical_name;
-  out.cname_chain = read.chain.aliases;
+  out.canonical_name = chain->canonical_name;
+  out.cname_chain = chain->aliases;
   out.is_cname = !out.cname_chain.empty();
   if (!raw.status.ok()) return out;
-  for (const DnsRecord& rr : read.chain.records) out.rdata.push_back(rr.rdata);
-  if (out.rdata.empty()) out.status = NoData(qname, kDnsTypeTlsa, read.chain);
+  for (const DnsRecord& rr : chain->records) out.rdata.push_back(rr.rdata);
+  if (out.rdata.empty()) out.status = NoData(qname, kDnsTypeTlsa, *chain);
+  return out;
+}
+
+PtrLookup InterpretPtrAnswer(std::string_view qname, const RawLookup& raw) {
+  PtrLookup out;
+  out.query_name = NormalizeQueryName(qname);
+  std::optional<AnswerChain> chain = BeginInterpret(out, qname, kDnsTypePtr, raw);
+  if (!chain || !raw.status.ok()) return out;
+  for (const DnsRecord& rr : chain->records) {
+    // A PTR to the root names no host; keep the others rather than failing the lookup.
+    if (rr.target.empty()) continue;
+    if (std::find(out.names.begin(), out.names.end(), rr.target) == out.names.end()) {
+      out.names.push_back(rr.target);
+    }
+  }
+  if (out.names.empty()) out.status = NoData(qname, kDnsTypePtr, *chain);
   return out;
 }
 

@@ -186,6 +186,20 @@ struct TlsaLookup {
   bool authentic_data = false;  // the answer's AD bit (see RawLookup)
 };
 
+// A PTR lookup (the reverse name is built by probes/judgement/reverse_dns.h). Status reasons as in dns_message.h ("nodata" when no PTR record).
+struct PtrLookup {
+  Status status;
+  std::string query_name;          // the reverse name asked (empty when the address was invalid)
+  std::vector<std::string> names;  // normalized PTR targets, deduplicated, in answer order
+  int rcode = -1;
+  bool authentic_data = false;
+};
+
+// Reads the PTR RRset for `qname`. CNAMEs are followed: RFC 2317 classless delegation points
+// the in-addr.arpa name at a CNAME. A PTR RRset may hold several names; a root target is
+// skipped.
+PtrLookup InterpretPtrAnswer(std::string_view qname, const RawLookup& raw);
+
 // Maps an RCODE to the status rules above ("nodata" excepted).
 Status StatusForRcode(int rcode, std::string_view what);
 

@@ -41,40 +41,6 @@ std::string CanonicalAddress(std::string_view address) {
   return "";
 }
 
-PtrLookup InterpretPtrAnswer(std::string_view qname, const RawLookup& raw) {
-  PtrLookup out;
-  out.query_name = NormalizeQueryName(qname);
-  out.rcode = raw.rcode;
-  out.authentic_data = raw.authentic_data;
-  out.status = raw.status;
-  if (!raw.status.ok()) return out;
-  if (raw.answer.empty()) {
-    out.status = Status::Error("dns_error", "no answer");
-    return out;
-  }
-  Result<DnsMessage> message = ParseDnsMessage(raw.answer);
-  if (!message.ok()) {
-    out.status = message.status();
-    return out;
-  }
-  Result<AnswerChain> chain = FollowAnswerChain(*message, qname, kDnsTypePtr);
-  if (!chain.ok()) {
-    out.status = chain.status();
-    return out;
-  }
-  for (const DnsRecord& rr : chain->records) {
-    // A PTR to the root names no host; keep the others rather than failing the lookup.
-    if (rr.target.empty()) continue;
-    if (std::find(out.names.begin(), out.names.end(), rr.target) == out.names.end()) {
-      out.names.push_back(rr.target);
-    }
-  }
-  if (out.names.empty()) {
-    out.status = Status::Error("nodata", std::string(qname) + " PTR: no records (NODATA)");
-  }
-  return out;
-}
-
 ReverseDnsReport JudgeReverseDns(
     std::string_view address, std::string_view mx_host, const std::vector<std::string>& ptr_names,
     const std::map<std::string, std::vector<std::string>>& forward_addresses,

@@ -25,19 +25,6 @@ Result<std::string> ReverseLookupName(std::string_view address);
 // not an IPv4 or IPv6 address. Two addresses are the same when their canonical texts are.
 std::string CanonicalAddress(std::string_view address);
 
-// A PTR lookup. Status reasons as in dns_message.h ("nodata" when no PTR record).
-struct PtrLookup {
-  Status status;
-  std::string query_name;          // the reverse name asked (empty when the address was invalid)
-  std::vector<std::string> names;  // normalized PTR targets, deduplicated, in answer order
-  int rcode = -1;
-  bool authentic_data = false;
-};
-
-// Reads the PTR RRset for `qname`. CNAMEs are followed: RFC 2317 classless delegation points
-// the in-addr.arpa name at a CNAME. A PTR RRset may hold several names; a root target is
-// skipped.
-PtrLookup InterpretPtrAnswer(std::string_view qname, const RawLookup& raw);
 
 // Judges the reverse DNS of `address` for the MX host `mx_host`:
 //   ptr_names          the PTR names found (from PtrLookup::names); normalized again here
