@@ -561,5 +561,40 @@ TEST_CASE("Typed lookups carry the AD bit", "[dns]") {
   CHECK(InterpretTlsaAnswer("example.com", raw).authentic_data);
 }
 
+TEST_CASE("InterpretPtrAnswer", "[dns_message][reverse_dns]") {
+  const std::string q = "1.2.0.192.in-addr.arpa";
+  SECTION("several names, normalized and deduplicated, root skipped") {
+    Bytes wire = Header(1, 4) + Name(q) + U16(kDnsTypePtr) + U16(1) +
+                 Rr(U16(0xC00C), kDnsTypePtr, Name("MX.Example.com")) +
+                 Rr(U16(0xC00C), kDnsTypePtr, Name("host-1.isp.net")) +
+                 Rr(U16(0xC00C), kDnsTypePtr, Name("mx.example.com")) +
+                 Rr(U16(0xC00C), kDnsTypePtr, Name(""));
+    PtrLookup p = InterpretPtrAnswer(q, Raw(wire));
+    CHECK(p.status.ok());
+    CHECK(p.query_name == q);
+    CHECK(p.names == std::vector<std::string>{"mx.example.com", "host-1.isp.net"});
+  }
+  SECTION("RFC 2317 classless delegation: a CNAME to the PTR") {
+    Bytes wire = Header(1, 2) + Name(q) + U16(kDnsTypePtr) + U16(1) +
+                 Rr(U16(0xC00C), kDnsTypeCname, Name("1.0/25.2.0.192.in-addr.arpa")) +
+                 Rr(Name("1.0/25.2.0.192.in-addr.arpa"), kDnsTypePtr, Name("mx.example.com"));
+    PtrLookup p = InterpretPtrAnswer(q, Raw(wire));
+    CHECK(p.status.ok());
+    CHECK(p.names == std::vector<std::string>{"mx.example.com"});
+  }
+  SECTION("NODATA, NXDOMAIN, SERVFAIL, garbage") {
+    Bytes nodata = Header(1, 0) + Name(q) + U16(kDnsTypePtr) + U16(1);
+    CHECK(InterpretPtrAnswer(q, Raw(nodata)).status.reason() == "nodata");
+    Bytes nx = Header(1, 0, 0, 0, 3) + Name(q) + U16(kDnsTypePtr) + U16(1);
+    CHECK(InterpretPtrAnswer(q, Raw(nx)).status.reason() == "nxdomain");
+    Bytes servfail = Header(1, 0, 0, 0, 2) + Name(q) + U16(kDnsTypePtr) + U16(1);
+    CHECK(InterpretPtrAnswer(q, Raw(servfail)).status.reason() == "servfail");
+    Bytes cut = Header(1, 1) + Name(q) + U16(kDnsTypePtr) + U16(1) + Bytes{0xC0, 0x0C, 0, 12};
+    PtrLookup p = InterpretPtrAnswer(q, Raw(cut));
+    CHECK(p.status.reason() == "dns_error");
+    CHECK(p.names.empty());
+  }
+}
+
 }  // namespace
 }  // namespace mxtls

@@ -9,48 +9,6 @@
 namespace mxtls {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-Bytes operator+(Bytes a, const Bytes& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-Bytes U16(int v) { return {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)}; }
-
-Bytes Name(const std::string& dotted) {
-  Bytes out;
-  size_t start = 0;
-  while (start < dotted.size()) {
-    size_t dot = dotted.find('.', start);
-    if (dot == std::string::npos) dot = dotted.size();
-    out.push_back(static_cast<uint8_t>(dot - start));
-    out.insert(out.end(), dotted.begin() + static_cast<long>(start),
-               dotted.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  out.push_back(0);
-  return out;
-}
-
-Bytes Header(int qd, int an, int rcode = 0) {
-  return U16(0x1234) + Bytes{0x81, static_cast<uint8_t>(0x80 | rcode)} + U16(qd) + U16(an) +
-         U16(0) + U16(0);
-}
-
-Bytes Rr(const Bytes& owner, int type, const Bytes& rdata) {
-  return owner + U16(type) + U16(1) + Bytes{0, 0, 1, 44} + U16(static_cast<int>(rdata.size())) +
-         rdata;
-}
-
-RawLookup Raw(const Bytes& message) {
-  RawLookup raw;
-  raw.rcode = message[3] & 0x0F;
-  raw.status = StatusForRcode(raw.rcode, "test");
-  raw.answer = message;
-  return raw;
-}
-
 TEST_CASE("ReverseLookupName", "[reverse_dns]") {
   CHECK(*ReverseLookupName("192.0.2.1") == "1.2.0.192.in-addr.arpa");
   CHECK(*ReverseLookupName("10.20.255.0") == "0.255.20.10.in-addr.arpa");
@@ -76,41 +34,6 @@ TEST_CASE("CanonicalAddress", "[reverse_dns]") {
   CHECK(CanonicalAddress("2001:db8::1") == "2001:db8::1");
   CHECK(CanonicalAddress("mx.example.com").empty());
   CHECK(CanonicalAddress("").empty());
-}
-
-TEST_CASE("InterpretPtrAnswer", "[reverse_dns]") {
-  const std::string q = "1.2.0.192.in-addr.arpa";
-  SECTION("several names, normalized and deduplicated, root skipped") {
-    Bytes wire = Header(1, 4) + Name(q) + U16(kDnsTypePtr) + U16(1) +
-                 Rr(U16(0xC00C), kDnsTypePtr, Name("MX.Example.com")) +
-                 Rr(U16(0xC00C), kDnsTypePtr, Name("host-1.isp.net")) +
-                 Rr(U16(0xC00C), kDnsTypePtr, Name("mx.example.com")) +
-                 Rr(U16(0xC00C), kDnsTypePtr, Name(""));
-    PtrLookup p = InterpretPtrAnswer(q, Raw(wire));
-    CHECK(p.status.ok());
-    CHECK(p.query_name == q);
-    CHECK(p.names == std::vector<std::string>{"mx.example.com", "host-1.isp.net"});
-  }
-  SECTION("RFC 2317 classless delegation: a CNAME to the PTR") {
-    Bytes wire = Header(1, 2) + Name(q) + U16(kDnsTypePtr) + U16(1) +
-                 Rr(U16(0xC00C), kDnsTypeCname, Name("1.0/25.2.0.192.in-addr.arpa")) +
-                 Rr(Name("1.0/25.2.0.192.in-addr.arpa"), kDnsTypePtr, Name("mx.example.com"));
-    PtrLookup p = InterpretPtrAnswer(q, Raw(wire));
-    CHECK(p.status.ok());
-    CHECK(p.names == std::vector<std::string>{"mx.example.com"});
-  }
-  SECTION("NODATA, NXDOMAIN, SERVFAIL, garbage") {
-    Bytes nodata = Header(1, 0) + Name(q) + U16(kDnsTypePtr) + U16(1);
-    CHECK(InterpretPtrAnswer(q, Raw(nodata)).status.reason() == "nodata");
-    Bytes nx = Header(1, 0, 3) + Name(q) + U16(kDnsTypePtr) + U16(1);
-    CHECK(InterpretPtrAnswer(q, Raw(nx)).status.reason() == "nxdomain");
-    Bytes servfail = Header(1, 0, 2) + Name(q) + U16(kDnsTypePtr) + U16(1);
-    CHECK(InterpretPtrAnswer(q, Raw(servfail)).status.reason() == "servfail");
-    Bytes cut = Header(1, 1) + Name(q) + U16(kDnsTypePtr) + U16(1) + Bytes{0xC0, 0x0C, 0, 12};
-    PtrLookup p = InterpretPtrAnswer(q, Raw(cut));
-    CHECK(p.status.reason() == "dns_error");
-    CHECK(p.names.empty());
-  }
 }
 
 TEST_CASE("JudgeReverseDns", "[reverse_dns]") {
