@@ -1025,7 +1025,7 @@ expect alert 'alertname="MxTlsNoSniCertificateMismatch"' count 1
 expect alert 'alertname="MxTlsNoSniCertificateMismatch",job="mxtls",instance="bad.e2e.test",mx="mx4.e2e.test",severity="info",alertstate="pending"' == 0
 # The descriptions name the affected addresses through template queries: real data here
 d='annotation="description"'
-expect_text alert_annotation "alertname=\"MxTlsCertificateExpired\",$e2e_mx2,$d" "presents the expired certificate $fp_mx2; senders that verify certificates (MTA-STS, DANE) refuse to deliver. Addresses presenting it: 127.0.0.12\""
+expect_text alert_annotation "alertname=\"MxTlsCertificateExpired\",$e2e_mx2,$d" "presents the expired certificate $fp_mx2; senders that check expiry (MTA-STS, DANE-TA; DANE-EE does not) refuse to deliver. Addresses presenting it: 127.0.0.12\""
 crit_days=$(samples alert "alertname=\"MxTlsCertificateExpiring\",$e2e_mx2,severity=\"critical\"" | awk '{ print $NF }')
 expect_text alert_annotation "alertname=\"MxTlsCertificateExpiring\",$e2e_mx2,severity=\"critical\",$d" "The certificate $fp_mx2 of MX mx2.e2e.test of domain e2e.test expires in $(printf '%.1f' "$crit_days") days. Addresses presenting it: 127.0.0.12\""
 expect_text alert_annotation "alertname=\"MxTlsCertificateNotVerified\",instance=\"e2e.test\",$d" "does not verify (expired) on: 127.0.0.12\""
