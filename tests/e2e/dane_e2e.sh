@@ -61,7 +61,7 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/e2e/e2e_lib.sh
 source "$here/e2e_lib.sh"
 
-exporter="" hold=0
+exporter="" hold=0 prom_url=""
 while (($#)); do
   case $1 in
   --exporter) exporter=${2:?--exporter needs a path}; shift 2 ;;
@@ -1211,6 +1211,7 @@ $E2E_NAME: holding; Ctrl-C stops everything.
                          openssl s_client -starttls smtp -connect 127.0.2.10:$smtp_port -CAfile $pki/root.pem
   exporter config:       $ex/config.yml
 EOF
+  [[ -z $prom_url ]] || echo "  prometheus (alerts):   $prom_url/alerts" >&2
   # In the background with wait: bash runs the INT/TERM traps at once only while in wait
   sleep infinity &
   bg_pids+=($!)
