@@ -60,4 +60,24 @@ if ((failures > 0)); then
   echo "alertmanager routing: $failures failed"
   exit 1
 fi
+
+# Every alert has a runbook section, and every runbook_url anchor is a section.
+runbook=runbook.md
+for name in $(sed -n 's/^ *- alert: *//p' mxtls.rules.yml | sort -u); do
+  anchor=$(tr '[:upper:]' '[:lower:]' <<<"$name")
+  if ! grep -qx "## $name" "$runbook"; then
+    echo "runbook: no section \"## $name\""
+    failures=$((failures + 1))
+  fi
+done
+for anchor in $(sed -n 's/^ *runbook_url: .*#//p' mxtls.rules.yml | sort -u); do
+  if ! grep -qix "## $anchor" "$runbook"; then
+    echo "runbook: runbook_url anchor #$anchor has no section"
+    failures=$((failures + 1))
+  fi
+done
+if ((failures > 0)); then
+  echo "runbook: $failures failed"
+  exit 1
+fi
 echo "alert rules and routing: all checks passed"
