@@ -13,6 +13,7 @@ real Prometheus that scraped mxtls_exporter; a query that errors fails the check
 import argparse
 import glob
 import json
+import re
 import os
 import sys
 import urllib.parse
@@ -93,12 +94,15 @@ def query(prometheus, expr):
     return body
 
 
-def check_queries(path, d, prometheus, require_data, errors):
+def check_queries(path, d, prometheus, require_data, errors, require_data_for=None):
     name = os.path.basename(path)
     exprs = []
     for p in all_panels(d.get("panels", [])):
+        # With --require-data-for, only the panels it names must have data.
+        wanted = (re.search(require_data_for, p.get("title") or "") is not None
+                  if require_data_for else True)
         for t in p.get("targets") or []:
-            exprs.append((f"panel \"{p.get('title')}\" {t.get('refId')}", t["expr"], True))
+            exprs.append((f"panel \"{p.get('title')}\" {t.get('refId')}", t["expr"], wanted))
     for v in d.get("templating", {}).get("list", []):
         if v.get("type") == "query":
             q = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
@@ -110,7 +114,7 @@ def check_queries(path, d, prometheus, require_data, errors):
         body = query(prometheus, substitute(expr))
         if body.get("status") != "success":
             fail(errors, f"{name}: {where}", f"query failed: {body.get('error')} [{expr}]")
-        elif require_data and must_have_data and not body["data"]["result"]:
+        elif (require_data or require_data_for) and must_have_data and not body["data"]["result"]:
             fail(errors, f"{name}: {where}", f"query returned no data [{expr}]")
 
 
@@ -119,6 +123,8 @@ def main():
     ap.add_argument("--prometheus", help="URL of a Prometheus that scraped mxtls_exporter")
     ap.add_argument("--require-data", action="store_true",
                     help="every panel and variable query must return data")
+    ap.add_argument("--require-data-for", metavar="REGEX",
+                    help="panels whose title matches REGEX (and the variables) must return data")
     args = ap.parse_args()
     errors = []
     if not DASHBOARDS:
@@ -128,7 +134,8 @@ def main():
             d = json.load(f)
         check_structure(path, d, errors)
         if args.prometheus:
-            check_queries(path, d, args.prometheus, args.require_data, errors)
+            check_queries(path, d, args.prometheus, args.require_data, errors,
+                          args.require_data_for)
     for e in errors:
         print("FAIL", e)
     print(f"dashboards: {len(DASHBOARDS)} checked, {len(errors)} problems")

@@ -1192,6 +1192,15 @@ assert_dane_alerts() {
   expect alert '' count 15
 
   log "prometheus alerts: $(samples alert '' | sed -n 's/.*alertname="\([^"]*\)".*alertstate="\([^"]*\)".*instance="\([^"]*\)".*/\1(\3,\2)/p' | sort | uniq -c | awk '{ printf "%s%s%s", sep, $2, ($1 > 1 ? " x" $1 : ""); sep = ", " }')"
+  # The dashboard against the same Prometheus: every query valid, and the DNSSEC/DANE, TLS
+  # version, held certificate and reverse DNS panels show this world's data.
+  local dash
+  if dash=$(python3 "$repo/dashboards/tests/check_dashboards.py" --prometheus "$prom_url" \
+    --require-data-for 'DNSSEC|TLSA|DANE|TLS versions|Certificates held|Reverse DNS' 2>&1); then
+    passed=$((passed + 1))
+  else
+    fail dashboards "" "check_dashboards.py against this world's Prometheus: $dash"
+  fi
   log "alert stage: $(($(date +%s) - stage_started)) s"
 }
 
