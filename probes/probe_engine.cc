@@ -310,9 +310,10 @@ void CollectHeldCertificates(DomainJob& job) {
       AddHeldCertificate(e.held_certs, "no_sni", no_sni->second.first.chain, trust, e.mx, now);
     }
     auto slow = job.slow_facts.find(key);
-    if (slow == job.slow_facts.end()) continue;
-    for (const auto& [key_type, fact] : slow->second.key_types) {
-      AddHeldCertificate(e.held_certs, key_type, fact.chain, trust, e.mx, now);
+    if (slow != job.slow_facts.end()) {
+      for (const auto& [key_type, fact] : slow->second.key_types) {
+        AddHeldCertificate(e.held_certs, key_type, fact.chain, trust, e.mx, now);
+      }
     }
     auto dane_sni = job.dane_sni_chains.find(key);
     if (dane_sni != job.dane_sni_chains.end()) {
@@ -458,12 +459,22 @@ void SpawnDaneSniSessions(const std::shared_ptr<DomainJob>& job, size_t host_ind
     EndpointSpec spec = SpecFor(*job, host, address, family);
     spec.sni = host.dane.base_domain;
     const std::string key = EndpointKey(spec);
+    // Cached like the no-SNI session (it changes as slowly), under the SNI it sends.
+    const std::string cache_key = "dane_sni|" + spec.sni + "|" + key;
+    const auto interval = job->task.module->tls.no_sni_check_interval;
+    if (auto cached = job->cache->GetNoSni(cache_key, interval)) {
+      job->dane_sni_chains[key] = cached->session.chain;
+      return;
+    }
     join->Add();
     asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(spec, MakeEndpointEnv(*job)),
-                   [job, join, key](std::exception_ptr e, EndpointReport r) {
+                   [job, join, key, cache_key](std::exception_ptr e, EndpointReport r) {
                      if (!e) {
                        job->slow_facts[key].fresh_sessions += r.sessions_opened;
                        job->dane_sni_chains[key] = r.chain;
+                       if (r.chain) {
+                         job->cache->PutNoSni(cache_key, {std::chrono::steady_clock::now(), r});
+                       }
                      }
                      join->Done();
                    });
