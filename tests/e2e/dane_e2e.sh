@@ -79,56 +79,18 @@ fi
 # ---------------------------------------------------------------------------------------
 # Preconditions
 # ---------------------------------------------------------------------------------------
-[[ $(id -u) -eq 0 ]] || die "must run as root (Postfix needs it)"
-missing=()
-for c in postfix postconf nsd nsd-checkconf unbound unbound-checkconf ldns-keygen ldns-signzone \
-  drill openssl ss script timeout sha256sum sha512sum; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
-done
-if [[ -n $exporter ]]; then
-  for c in curl python3 prometheus promtool; do
-    command -v "$c" >/dev/null 2>&1 || missing+=("$c")
-  done
-fi
-((${#missing[@]} == 0)) ||
-  die "missing commands: ${missing[*]} (bash scripts/install-deps.sh --test)"
-id postfix >/dev/null 2>&1 || die "user 'postfix' missing (is the postfix package installed?)"
-getent group postdrop >/dev/null 2>&1 || die "group 'postdrop' missing (is the postfix package installed?)"
+require_root "Postfix needs it"
+needed=(postfix postconf nsd nsd-checkconf unbound unbound-checkconf ldns-keygen ldns-signzone
+  drill openssl ss script timeout sha256sum sha512sum)
+[[ -z $exporter ]] || needed+=(curl python3 prometheus promtool)
+require_commands "bash scripts/install-deps.sh --test" "${needed[@]}"
+require_postfix_user
 
 # ---------------------------------------------------------------------------------------
 # Temp dir and cleanup: every daemon is stopped, whatever happened
 # ---------------------------------------------------------------------------------------
-T=$(mktemp -d /tmp/mxtls-dane-e2e.XXXXXX)
-chmod 755 "$T" # Postfix daemons (user postfix) traverse it
-
-pf_dir=""
-pf_start_pid=""
-bg_pids=()
-cleanup() {
-  local rc=$? pid i
-  trap - EXIT INT TERM
-  set +e
-  for pid in "${bg_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  # A "postfix start" still running would leave a master behind: let it finish first.
-  [[ -n $pf_start_pid ]] && wait "$pf_start_pid" 2>/dev/null
-  if [[ -n $pf_dir ]]; then
-    pid=$(tr -dc '0-9' <"$pf_dir/spool/pid/master.pid" 2>/dev/null)
-    if [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null; then
-      for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null # master leads its group
-    fi
-  fi
-  for pid in "${bg_pids[@]}"; do
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  if [[ ${DANE_E2E_KEEP_TMP:-0} == 1 ]]; then log "kept $T"; else rm -rf "$T"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+keep_tmp=${DANE_E2E_KEEP_TMP:-0}
+make_tmp mxtls-dane-e2e
 
 smtp_port="" dns_port="" ub_port=""
 free_port smtp_port
@@ -136,84 +98,10 @@ free_port dns_port
 free_port ub_port
 
 # ---------------------------------------------------------------------------------------
-# PKI: root -> intermediate -> leaves (openssl req/ca), as in tests/e2e/run.sh
+# PKI: root -> intermediate -> leaves (pki_init, pki_ca and leaf of e2e_lib.sh)
 # ---------------------------------------------------------------------------------------
-pki=$T/pki
-mkdir -p "$pki/newcerts"
-: >"$pki/index.txt"
-echo 1000 >"$pki/serial"
-cat >"$pki/ca.cnf" <<EOF
-[ ca ]
-default_ca = ca_default
-[ ca_default ]
-dir = $pki
-database = \$dir/index.txt
-new_certs_dir = \$dir/newcerts
-serial = \$dir/serial
-default_md = sha256
-policy = policy_any
-unique_subject = no
-copy_extensions = none
-email_in_dn = no
-[ policy_any ]
-commonName = supplied
-organizationName = optional
-[ req ]
-distinguished_name = req_dn
-prompt = no
-[ req_dn ]
-CN = unused
-[ root_ext ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[ inter_ext ]
-basicConstraints = critical,CA:TRUE,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-[ leaf_ext ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-subjectAltName = \$ENV::E2E_SAN
-EOF
-export E2E_SAN=DNS:unused
-
-ossl() { # openssl with its output kept for the failure message
-  local out
-  out=$(openssl "$@" 2>&1) || die "openssl $1 failed: $out"
-}
-newkey() { # newkey FILE rsa|ec
-  if [[ $2 == rsa ]]; then
-    ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"
-  else
-    ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
-  fi
-}
-ca_sign() { # ca_sign NAME ISSUER EXTENSIONS SUBJECT VALIDITY-ARGS...
-  local name=$1 issuer=$2 ext=$3 subj=$4
-  shift 4
-  ossl req -new -config "$pki/ca.cnf" -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr"
-  ossl ca -batch -notext -config "$pki/ca.cnf" -extensions "$ext" \
-    -cert "$pki/$issuer.pem" -keyfile "$pki/$issuer.key" -in "$pki/$name.csr" -out "$pki/$name.pem" "$@"
-}
-# leaf NAME KEYTYPE DNSNAME VALIDITY-ARGS...: NAME.key, NAME.pem, and NAME.kc.pem (key, leaf,
-# intermediate: the form smtpd_tls_chain_files takes)
-leaf() {
-  local name=$1 kt=$2 dns=$3
-  shift 3
-  newkey "$pki/$name.key" "$kt"
-  E2E_SAN="DNS:$dns" ca_sign "$name" inter leaf_ext "/CN=$dns" "$@"
-  cat "$pki/$name.key" "$pki/$name.pem" "$pki/inter.pem" >"$pki/$name.kc.pem"
-}
-newkey "$pki/root.key" ec
-ossl req -x509 -new -config "$pki/ca.cnf" -extensions root_ext -key "$pki/root.key" \
-  -subj "/O=mxtls dane e2e/CN=mxtls dane e2e root" -days 3650 -out "$pki/root.pem"
-newkey "$pki/inter.key" ec
-ca_sign inter root inter_ext "/O=mxtls dane e2e/CN=mxtls dane e2e intermediate" -days 1825
+pki_init "$T/pki"
+pki_ca "mxtls dane e2e"
 for n in ok stale ta unusable roll agile tlsafail notlsa tls13; do
   leaf "mx-$n" ec "mx-$n.dane.test" -days 90
 done
@@ -364,24 +252,8 @@ tlsa_rr[mx-tls13]="3 1 1 $(tlsa 1 1 "$pki/mx-tls13.pem")"
 sign "$ns/dane.test.zone" "$k_dane"
 
 {
-  echo "server:"
-  echo "  ip-address: 127.0.0.1@$dns_port"
+  nsd_conf "$ns" "$dns_port" 0
   cat <<EOF
-  port: $dns_port
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "$ns"
-  pidfile: "$ns/nsd.pid"
-  database: ""
-  xfrdfile: "$ns/xfrd.state"
-  zonelistfile: "$ns/zone.list"
-  logfile: "$ns/nsd.log"
-  server-count: 1
-  verbosity: 1
-  hide-version: yes
-remote-control:
-  control-enable: no
 zone:
   name: dane.test
   zonefile: dane.test.zone.signed
@@ -401,10 +273,7 @@ zone:
   zonefile: deliberately-missing.zone
 EOF
 } >"$ns/nsd.conf"
-nsd-checkconf "$ns/nsd.conf" >/dev/null 2>&1 || die "nsd.conf invalid: $(nsd-checkconf "$ns/nsd.conf" 2>&1)"
-nsd -d -c "$ns/nsd.conf" >"$ns/stdout.log" 2>&1 &
-bg_pids+=($!)
-nsd_pid=$!
+start_nsd "$ns"
 
 # dq [cd] SERVER-PORT NAME TYPE: one drill query with DO (and CD with "cd"); sets q_rcode,
 # q_flags (" qr rd ra ad " style, space-delimited) and q_answer (answer RRs, RRSIGs left out).
@@ -462,21 +331,12 @@ server:
   local-zone: "127.in-addr.arpa." nodefault
 remote-control:
   control-enable: no
-stub-zone:
-  name: "."
-  stub-addr: 127.0.0.1@$dns_port
-stub-zone:
-  name: "dane.test."
-  stub-addr: 127.0.0.1@$dns_port
-stub-zone:
-  name: "2.0.127.in-addr.arpa."
-  stub-addr: 127.0.0.1@$dns_port
-# The securely delegated TLSA subtree: to nsd, which answers SERVFAIL for it (the glue in
-# dane.test would send unbound to port 53).
-stub-zone:
-  name: "_tcp.mx-tlsafail.dane.test."
-  stub-addr: 127.0.0.1@$dns_port
 EOF
+# Every zone is a stub to nsd; the securely delegated TLSA subtree too, to nsd, which
+# answers SERVFAIL for it (the glue in dane.test would send unbound to port 53).
+for z in . dane.test. 2.0.127.in-addr.arpa. _tcp.mx-tlsafail.dane.test.; do
+  printf 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%s\n' "$z" "$dns_port"
+done >>"$ub/unbound.conf"
 unbound-checkconf "$ub/unbound.conf" >"$ub/check.log" 2>&1 || die "unbound.conf invalid: $(cat "$ub/check.log")"
 unbound -d -c "$ub/unbound.conf" >"$ub/stdout.log" 2>&1 &
 bg_pids+=($!)
@@ -493,29 +353,8 @@ log "unbound validating on 127.0.0.1:$ub_port (trust anchor: dane.test DS)"
 # Postfix: one instance, one smtpd listener per MX address (per-address -o overrides)
 # ---------------------------------------------------------------------------------------
 pf_dir=$T/postfix
-mkdir -p "$pf_dir/etc" "$pf_dir/spool" "$pf_dir/data"
-chown postfix "$pf_dir/data"
-cat >"$pf_dir/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $pf_dir/spool
-data_directory = $pf_dir/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx-ok.dane.test
-mydomain = dane.test
-mydestination =
-# The listeners are explicit addresses in master.cf (127.0.2.x only route to lo).
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-smtpd_banner = \$myhostname ESMTP Postfix (mxtls dane e2e)
-maillog_file_prefixes = $pf_dir
-maillog_file = $pf_dir/maillog
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-smtpd_tls_security_level = may
-smtpd_tls_loglevel = 1
+postfix_instance "$pf_dir" mx-ok.dane.test dane.test ipv4 "mxtls dane e2e" may
+cat >>"$pf_dir/etc/main.cf" <<EOF
 # Explicit rather than the distribution's default (>=TLSv1, cut to 1.2 by OpenSSL's level 2)
 smtpd_tls_protocols = >=TLSv1.2
 smtpd_tls_mandatory_protocols = >=TLSv1.2
@@ -545,27 +384,9 @@ listener() {
     "-o smtpd_tls_protocols=>=TLSv1.1,<=TLSv1.1 -o smtpd_tls_mandatory_protocols=>=TLSv1.1,<=TLSv1.1" \
     "-o smtpd_tls_ciphers=medium -o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0"
   listener 127.0.2.13 mx-notlsa.dane.test "$pki/mx-notlsa.kc.pem"
-  cat <<'EOF'
-proxymap  unix -       -       n       -       -       proxymap
-rewrite   unix -       -       n       -       -       trivial-rewrite
-cleanup   unix n       -       n       -       0       cleanup
-anvil     unix -       -       n       -       1       anvil
-tlsmgr    unix -       -       n       1000?   1       tlsmgr
-postlog   unix-dgram n -       n       -       1       postlogd
-EOF
+  postfix_services
 } >"$pf_dir/etc/master.cf"
-# Postfix prints its diagnostics only to a terminal: give it one with script(1).
-script -qec "postfix -c $pf_dir/etc start" /dev/null >"$pf_dir/start.log" 2>&1 </dev/null &
-pf_start_pid=$!
-
-greeting() { # greeting ADDR: the first line of the SMTP greeting ("" if none)
-  (
-    exec 3<>"/dev/tcp/$1/$smtp_port" || exit 1
-    IFS= read -r -t 2 line <&3 && printf '%s' "${line%$'\r'}"
-    printf 'QUIT\r\n' >&3
-  ) 2>/dev/null
-}
-smtp_ready() { [[ $(greeting "$1") == "220 "* ]]; }
+start_postfix_instance dane "$pf_dir"
 
 # The DNS checks run while Postfix starts (1-3 s).
 # ---------------------------------------------------------------------------------------
@@ -632,8 +453,7 @@ log "DNS: $passed checks through unbound passed (AD where signed, none for plain
 # ---------------------------------------------------------------------------------------
 # Postfix up? Then TLS checks with openssl s_client
 # ---------------------------------------------------------------------------------------
-wait "$pf_start_pid" || die "postfix did not start: $(cat "$pf_dir/start.log" "$pf_dir/maillog" 2>/dev/null)"
-pf_start_pid=""
+wait_postfix_started
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do
   wait_for 15 "smtp 127.0.2.$i" smtp_ready "127.0.2.$i" ||
     die "no SMTP greeting from 127.0.2.$i:$smtp_port: $(tail -n 20 "$pf_dir/maillog" 2>/dev/null)"
@@ -726,33 +546,7 @@ awk -v ub="$ub_port" -v smtp="$smtp_port" -v ca="$ex/private-root.pem" -v target
 # ---------------------------------------------------------------------------------------
 # The exporter's metrics against the world (RFC 7672 expectations, one block per domain)
 # ---------------------------------------------------------------------------------------
-ex_base=""
-start_exporter() {
-  "$exporter" --config.file="$ex/config.yml" --config.check >"$ex/check.log" 2>&1 ||
-    die "exporter rejects the config: $(cat "$ex/check.log")"
-  "$exporter" --config.file="$ex/config.yml" --web.listen-address=127.0.0.1:0 --log.level=debug \
-    >"$ex/stdout.log" 2>"$ex/stderr.log" &
-  bg_pids+=($!)
-  ex_pid=$!
-  local port=""
-  exporter_listening() {
-    kill -0 "$ex_pid" 2>/dev/null || die "exporter exited: $(cat "$ex/stderr.log")"
-    port=$(sed -n 's/.*msg=listening address=127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$ex/stderr.log" | head -n1)
-    [[ -n $port ]]
-  }
-  wait_for 10 exporter exporter_listening || die "exporter never logged its address: $(cat "$ex/stderr.log")"
-  ex_base=http://127.0.0.1:$port
-  log "exporter listening on $ex_base"
-}
-scrape() { # scrape DOMAIN: $current = /probe?target=DOMAIN
-  local code
-  current_name=$1
-  code=$(curl -s --max-time 40 -H 'X-Prometheus-Scrape-Timeout-Seconds: 30' \
-    -o "$ex/$1.txt" -w '%{http_code}' "$ex_base/probe?target=$1") || die "curl /probe?target=$1 failed"
-  [[ $code == 200 ]] || die "GET /probe?target=$1 returned HTTP $code: $(head -c 500 "$ex/$1.txt")"
-  current=$(cat "$ex/$1.txt")
-  passed=$((passed + 1))
-}
+scrape_timeout=30 # X-Prometheus-Scrape-Timeout-Seconds of every scrape (see scrape)
 ep() { printf 'mx="%s",address="%s",family="ipv4"' "$1" "$2"; } # endpoint labels
 # DNSSEC status, one of secure|insecure|bogus|unknown: the MX lookup (no mx label) or one MX host
 dnssec_is() {
@@ -812,7 +606,7 @@ versions() { # versions MX ADDR TLSv1 TLSv1.1 TLSv1.2 TLSv1.3 (1 accepted / 0 re
 # --exporter BIN once it does. Each expectation says why, per RFC 7672 (DANE SMTP), RFC 7671
 # (DANE operations) and RFC 6698 (TLSA).
 assert_dane_metrics() {
-  start_exporter
+  start_exporter "$exporter" "$ex"
 
   # ok: DANE-EE 3 1 1 of the served key. Secure MX and host, one usable record, authenticated.
   scrape ok.dane.test
@@ -943,33 +737,6 @@ assert_dane_metrics() {
 # The shipped alert rules against this world: a real Prometheus scrapes every domain through
 # the exporter (multi-target pattern of README "Alerts") and evaluates alerts/mxtls.rules.yml
 # ---------------------------------------------------------------------------------------
-api_err=$T/e2e_api.err
-# try_api NAME CMD...: $current = what "e2e_api.py CMD" prints (exposition-format lines, see
-# tests/e2e/e2e_api.py), so that samples/expect work on it; 1 when the call fails
-try_api() {
-  local name=$1 out
-  shift
-  out=$(python3 "$here/e2e_api.py" "$@" 2>"$api_err") || return 1
-  current=$out
-  current_name=$name
-}
-api() { try_api "$@" || die "e2e_api.py ${*:2}: $(cat "$api_err")"; }
-has() { [[ -n $(samples "$1" "$2") ]]; } # for polling: a sample of NAME in $current matches
-nsamples() { samples "$1" "$2" | grep -c . || true; }
-# expect_text NAME 'matchers' TEXT: exactly one sample matches and its labels contain TEXT
-# (as the exposition format writes it: " and \ escaped)
-expect_text() {
-  local got n
-  got=$(samples "$1" "$2")
-  n=$(printf '%s' "$got" | grep -c . || true)
-  if ((n != 1)); then
-    fail "$1" "$2" "expected exactly one sample, found $n"
-  elif [[ $got != *"$3"* ]]; then
-    fail "$1" "$2" "does not contain: $3"
-  else
-    passed=$((passed + 1))
-  fi
-}
 # Prometheus' own count of evaluations, one "GROUP COUNT" line per rule group
 rule_iterations() {
   curl -sf --max-time 5 "$prom_url/metrics" |
@@ -977,50 +744,26 @@ rule_iterations() {
 }
 
 start_prometheus() {
-  local pr=$T/prometheus ex_addr=${ex_base#http://} prom_port="" targets
-  mkdir -p "$pr/data"
+  local pr=$T/prometheus prom_port=""
+  mkdir -p "$pr"
   free_port prom_port
-  prom_url=http://127.0.0.1:$prom_port
-  targets=$(printf '"%s.dane.test", ' "${domains[@]}")
   # As in README "Alerts", with test intervals: a probe of these domains takes well under
   # 0.1 s (the TLS version and key-type sessions are cached by the exporter), far below the
   # 2 s scrape timeout minus the exporter's --timeout-offset.
-  cat >"$pr/prometheus.yml" <<EOC
+  {
+    cat <<EOC
 global:
   scrape_interval: 2s
   scrape_timeout: 2s
   evaluation_interval: 2s
 rule_files:
   - "$repo/alerts/mxtls.rules.yml"
-scrape_configs:
-  - job_name: mxtls
-    metrics_path: /probe
-    static_configs:
-      - targets: [${targets%, }]
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: $ex_addr
-  - job_name: mxtls_exporter
-    static_configs:
-      - targets: ["$ex_addr"]
 EOC
-  promtool check config "$pr/prometheus.yml" >"$pr/check.log" 2>&1 ||
-    die "promtool check config: $(cat "$pr/check.log")"
-  passed=$((passed + 1))
-  prometheus --config.file="$pr/prometheus.yml" --storage.tsdb.path="$pr/data" \
-    --web.listen-address="127.0.0.1:$prom_port" --log.level=info >"$pr/log" 2>&1 &
-  bg_pids+=($!)
-  prom_pid=$!
-  prom_log=$pr/log
-  prom_ready() { prom_alive && curl -sf --max-time 2 "$prom_url/-/ready" -o /dev/null; }
-  wait_for 15 Prometheus prom_ready || die "Prometheus not ready on $prom_url: $(tail -n 20 "$prom_log")"
+    scrape_configs "${ex_base#http://}" 2s "${domains[@]/%/.dane.test}"
+  } >"$pr/prometheus.yml"
+  run_prometheus "$pr" "$prom_port" 15
   log "prometheus on $prom_url (rules alerts/mxtls.rules.yml, ${#domains[@]} domains + the exporter's /metrics)"
 }
-prom_alive() { kill -0 "$prom_pid" 2>/dev/null || die "Prometheus exited: $(tail -n 20 "$prom_log")"; }
 
 assert_dane_alerts() {
   local stage_started d groups base_iterations
@@ -1064,10 +807,7 @@ assert_dane_alerts() {
 
   # The rules: all loaded and healthy; none of them is about reverse DNS (README: no alert
   # ever fires on PTR/FCrDNS: a generic or missing PTR does not stop TLS delivery).
-  api rules prom-rules "$prom_url"
-  expect rule 'rule_type="alerting"' count "$(grep -cE '^[[:space:]]*- alert:' "$repo/alerts/mxtls.rules.yml")"
-  expect rule 'health="ok"' count "$(grep -cE '^[[:space:]]*- (alert|record):' "$repo/alerts/mxtls.rules.yml")"
-  expect rule 'health="err"' absent
+  expect_rules_healthy
   # Names are CamelCase: match the words (case-insensitively "ptr" would hit TlsRptRecord).
   local rdns_words='Ptr|PTR|Reverse|Fcrdns|FcrDns|FCrDNS|Rdns|RDNS' ptr_rules
   ptr_rules=$(samples rule '' | grep -Eo "rule_name=\"[^\"]*($rdns_words)[^\"]*\"" || true)
@@ -1191,7 +931,7 @@ assert_dane_alerts() {
   expect alert 'alertname="MxTlsResolverNotValidating"' absent
   expect alert '' count 15
 
-  log "prometheus alerts: $(samples alert '' | sed -n 's/.*alertname="\([^"]*\)".*alertstate="\([^"]*\)".*instance="\([^"]*\)".*/\1(\3,\2)/p' | sort | uniq -c | awk '{ printf "%s%s%s", sep, $2, ($1 > 1 ? " x" $1 : ""); sep = ", " }')"
+  log_alerts
   # The dashboard against the same Prometheus: every query valid, and the DNSSEC/DANE, TLS
   # version, held certificate and reverse DNS panels show this world's data.
   local dash

@@ -10,8 +10,9 @@
 # (127.0.0.0/8 and ::1), on free high ports, in a temporary directory; every server is
 # stopped and the directory removed on exit. E2E_KEEP_TMP=1 keeps the directory
 # (servers are still stopped); E2E_IPV4_ONLY=1 leaves ::1 out (automatic when lo has no ::1).
-# Exits non-zero at the first failed assertion; the last line on success is
-# "e2e: N passed, 0 failed".
+# Exits non-zero at the first failed assertion (E2E_KEEP_GOING=1: every failed metric
+# expectation is reported and the run fails at the end); the last line on success is
+# "e2e: N passed, 0 failed". Helpers shared with dane_e2e.sh are in tests/e2e/e2e_lib.sh.
 #
 # Topology (zone e2e.test, served by nsd):
 #   e2e.test      MX 10 mx1 (127.0.0.11 + ::1: good full chain, RSA 2048)
@@ -29,13 +30,12 @@
 # query (dashboards/) are checked through their HTTP APIs (tests/e2e/e2e_api.py) and amtool.
 set -euo pipefail
 
+E2E_NAME=e2e
 started=$(date +%s.%N)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-
-since() { awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
-log() { printf 'e2e: [%5ss] %s\n' "$(since)" "$*" >&2; }
-die() { printf 'e2e: FAIL: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=tests/e2e/e2e_lib.sh
+source "$here/e2e_lib.sh"
 
 # ---------------------------------------------------------------------------------------
 # Preconditions
@@ -45,23 +45,14 @@ if [[ ! -x $bin && $bin != /* && -x $repo/$bin ]]; then bin=$repo/$bin; fi
 [[ -x $bin ]] || die "exporter binary not found or not executable: $bin (pass its path as \$1)"
 bin=$(readlink -f "$bin")
 
-[[ $(id -u) -eq 0 ]] || die "must run as root (Postfix instances need it)"
-missing=()
-for c in postfix postconf nginx nsd openssl curl ss script awk; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
-done
-((${#missing[@]} == 0)) ||
-  die "missing commands: ${missing[*]} (apt-get install postfix nginx-light nsd openssl curl iproute2; or bash scripts/install-deps.sh --test)"
-id postfix >/dev/null 2>&1 || die "user 'postfix' missing (is the postfix package installed?)"
-getent group postdrop >/dev/null 2>&1 || die "group 'postdrop' missing (is the postfix package installed?)"
-for c in python3 prometheus promtool amtool; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
-done
+require_root "Postfix instances need it"
+require_commands "apt-get install postfix nginx-light nsd openssl curl iproute2; or bash scripts/install-deps.sh --test" \
+  postfix postconf nginx nsd openssl curl ss script awk
+require_postfix_user
 # Debian names the Alertmanager binary prometheus-alertmanager, upstream alertmanager.
-am_bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
-[[ -n $am_bin ]] || missing+=(prometheus-alertmanager)
-((${#missing[@]} == 0)) ||
-  die "missing commands: ${missing[*]} (apt-get install python3 prometheus prometheus-alertmanager; or bash scripts/install-deps.sh --test)"
+am_bin=$(command -v prometheus-alertmanager || command -v alertmanager || echo prometheus-alertmanager)
+require_commands "apt-get install python3 prometheus prometheus-alertmanager; or bash scripts/install-deps.sh --test" \
+  python3 prometheus promtool amtool "$am_bin"
 
 have_v6=0
 if [[ -r /proc/sys/net/ipv6/conf/lo/disable_ipv6 && $(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6) == 0 ]] &&
@@ -73,83 +64,10 @@ fi
 # ---------------------------------------------------------------------------------------
 # Temp dir and cleanup
 # ---------------------------------------------------------------------------------------
-T=$(mktemp -d /tmp/mxtls-e2e.XXXXXX)
-chmod 755 "$T" # Postfix daemons (user postfix) and nginx workers (nobody) traverse it
+keep_tmp=${E2E_KEEP_TMP:-0}
+make_tmp mxtls-e2e
 
-pf_dirs=()
-pf_start_pids=()
-bg_pids=()
-cleanup() {
-  local rc=$? d pid i
-  trap - EXIT INT TERM
-  set +e
-  [[ -n ${E2E_TRACE_CLEANUP:-} ]] && set -x
-  for pid in "${bg_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  # A "postfix start" still running would leave a master behind: let it finish first
-  # (master -w gives up on its own when the master cannot start).
-  for pid in "${pf_start_pids[@]}"; do
-    wait "${pid%%:*}" 2>/dev/null
-  done
-  # What "postfix stop" does, without its 1 s sleeps and for all instances at once: TERM
-  # to each master (it stops its children), then KILL to the process group of any master
-  # still alive after 5 s.
-  local masters=()
-  for d in "${pf_dirs[@]}"; do
-    pid=$(tr -dc '0-9' <"$d/spool/pid/master.pid" 2>/dev/null)
-    [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null && masters+=("$pid")
-  done
-  for pid in "${masters[@]}"; do
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null # master is a group leader
-  done
-  for pid in "${bg_pids[@]}"; do
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  if [[ ${E2E_KEEP_TMP:-0} == 1 ]]; then
-    log "kept $T"
-  else
-    rm -rf "$T"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Bounded polling: wait_for SECONDS DESCRIPTION COMMAND...
-wait_for() {
-  local secs=$1 what=$2 deadline
-  shift 2
-  deadline=$(($(date +%s%N) + secs * 1000000000))
-  until "$@"; do
-    (($(date +%s%N) < deadline)) || { log "timed out after ${secs}s waiting for $what"; return 1; }
-    sleep 0.05
-  done
-}
-
-# free_port VAR: a random port below the ephemeral range that no TCP or UDP socket uses.
-read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_low=32768
-port_lo=20000
-((eph_low > port_lo + 2000)) || port_lo=10000
-((eph_low > port_lo + 2000)) || eph_low=60000 # odd range: fall back to 10000-59999
-taken_ports=" "
 smtp_port="" dns_port="" https_port=""
-free_port() {
-  local p used
-  used=" $(ss -Htuan 2>/dev/null | awk '{ n = split($5, a, ":"); printf "%s ", a[n] }') "
-  for _ in $(seq 200); do
-    p=$((port_lo + RANDOM % (eph_low - port_lo)))
-    [[ $used == *" $p "* || $taken_ports == *" $p "* ]] && continue
-    taken_ports+="$p "
-    printf -v "$1" '%s' "$p"
-    return 0
-  done
-  die "no free port found"
-}
 free_port smtp_port
 free_port dns_port
 free_port https_port
@@ -157,81 +75,8 @@ free_port https_port
 # ---------------------------------------------------------------------------------------
 # PKI: root -> intermediate -> leaves (openssl req/ca)
 # ---------------------------------------------------------------------------------------
-pki=$T/pki
-mkdir -p "$pki/newcerts"
-: >"$pki/index.txt"
-echo 1000 >"$pki/serial"
-cat >"$pki/ca.cnf" <<EOF
-[ ca ]
-default_ca = ca_default
-[ ca_default ]
-dir = $pki
-database = \$dir/index.txt
-new_certs_dir = \$dir/newcerts
-serial = \$dir/serial
-default_md = sha256
-policy = policy_any
-unique_subject = no
-copy_extensions = none
-email_in_dn = no
-[ policy_any ]
-commonName = supplied
-organizationName = optional
-[ req ]
-distinguished_name = req_dn
-prompt = no
-[ req_dn ]
-CN = unused
-[ root_ext ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[ inter_ext ]
-basicConstraints = critical,CA:TRUE,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-[ leaf_ext ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-subjectAltName = \$ENV::E2E_SAN
-EOF
-export E2E_SAN=DNS:unused
-
-ossl() { # openssl with its output kept for the failure message
-  local out
-  out=$(openssl "$@" 2>&1) || die "openssl $1 failed: $out"
-}
-newkey() { # newkey FILE rsa|ec
-  if [[ $2 == rsa ]]; then
-    ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"
-  else
-    ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
-  fi
-}
-# ca_sign NAME ISSUER EXTENSIONS SUBJECT VALIDITY-ARGS...
-ca_sign() {
-  local name=$1 issuer=$2 ext=$3 subj=$4
-  shift 4
-  ossl req -new -config "$pki/ca.cnf" -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr"
-  ossl ca -batch -notext -config "$pki/ca.cnf" -extensions "$ext" \
-    -cert "$pki/$issuer.pem" -keyfile "$pki/$issuer.key" -in "$pki/$name.csr" -out "$pki/$name.pem" "$@"
-}
-newkey "$pki/root.key" ec
-ossl req -x509 -new -config "$pki/ca.cnf" -extensions root_ext -key "$pki/root.key" \
-  -subj "/O=mxtls e2e/CN=mxtls e2e root" -days 3650 -out "$pki/root.pem"
-newkey "$pki/inter.key" ec
-ca_sign inter root inter_ext "/O=mxtls e2e/CN=mxtls e2e intermediate" -days 1825
-leaf() { # leaf NAME KEYTYPE DNSNAME VALIDITY-ARGS...
-  local name=$1 kt=$2 dns=$3
-  shift 3
-  newkey "$pki/$name.key" "$kt"
-  E2E_SAN="DNS:$dns" ca_sign "$name" inter leaf_ext "/CN=$dns" "$@"
-  cat "$pki/$name.pem" "$pki/inter.pem" >"$pki/$name.chain.pem"
-}
+pki_init "$T/pki"
+pki_ca "mxtls e2e"
 leaf mx1 rsa mx1.e2e.test -days 90
 leaf mx2 ec mx2.e2e.test -startdate 20200101000000Z -enddate 20200401000000Z
 leaf mail ec mail.e2e.test -days 90
@@ -271,34 +116,14 @@ bad          MX 10 mx4
 bad          MX 20 mx5
 EOF
 {
-  echo "server:"
-  echo "  ip-address: 127.0.0.1@$dns_port"
-  ((have_v6)) && echo "  ip-address: ::1@$dns_port"
-  ((have_v6)) || echo "  do-ip6: no"
+  nsd_conf "$ns" "$dns_port" "$have_v6"
   cat <<EOF
-  port: $dns_port
-  username: ""
-  chroot: ""
-  zonesdir: "$ns"
-  pidfile: "$ns/nsd.pid"
-  database: ""
-  xfrdfile: "$ns/xfrd.state"
-  zonelistfile: "$ns/zone.list"
-  logfile: "$ns/nsd.log"
-  server-count: 1
-  verbosity: 1
-  hide-version: yes
-remote-control:
-  control-enable: no
 zone:
   name: e2e.test
   zonefile: e2e.test.zone
 EOF
 } >"$ns/nsd.conf"
-nsd-checkconf "$ns/nsd.conf" >/dev/null 2>&1 || die "nsd.conf invalid: $(nsd-checkconf "$ns/nsd.conf" 2>&1)"
-nsd -d -c "$ns/nsd.conf" >"$ns/stdout.log" 2>&1 &
-bg_pids+=($!)
-nsd_pid=$!
+start_nsd "$ns"
 
 # NOERROR + AA for "e2e.test SOA" over UDP: the zone is loaded and served.
 dns_ready() {
@@ -323,31 +148,7 @@ start_postfix() {
   local name=$1 host=$2 level=$3 chain=$4
   shift 4
   local d=$T/postfix-$name l addr opts
-  mkdir -p "$d/etc" "$d/spool" "$d/data"
-  chown postfix "$d/data"
-  cat >"$d/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $d/spool
-data_directory = $d/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = $host
-mydomain = e2e.test
-mydestination =
-# The listeners are explicit addresses in master.cf: inet_interfaces must name addresses
-# configured on an interface, and 127.0.0.x (x > 1) are not (they only route to lo).
-inet_interfaces = loopback-only
-inet_protocols = $( ((have_v6)) && echo all || echo ipv4)
-smtpd_banner = \$myhostname ESMTP Postfix (mxtls e2e $name)
-maillog_file_prefixes = $d
-maillog_file = $d/maillog
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-smtpd_tls_security_level = $level
-smtpd_tls_loglevel = 1
-EOF
+  postfix_instance "$d" "$host" e2e.test "$( ((have_v6)) && echo all || echo ipv4)" "mxtls e2e $name" "$level"
   [[ -n $chain ]] && echo "smtpd_tls_chain_files = $chain" >>"$d/etc/main.cf"
   {
     for l in "$@"; do
@@ -356,39 +157,11 @@ EOF
       [[ $l == *"|"* ]] && opts=${l#*|}
       echo "$addr:$smtp_port inet n - n - - smtpd $opts"
     done
-    cat <<'EOF'
-proxymap  unix -       -       n       -       -       proxymap
-rewrite   unix -       -       n       -       -       trivial-rewrite
-cleanup   unix n       -       n       -       0       cleanup
-anvil     unix -       -       n       -       1       anvil
-tlsmgr    unix -       -       n       1000?   1       tlsmgr
-postlog   unix-dgram n -       n       -       1       postlogd
-EOF
+    postfix_services
   } >"$d/etc/master.cf"
-  pf_dirs+=("$d")
-  # Postfix prints its diagnostics only to a terminal: give it one with script(1).
-  # "postfix start" of a fresh instance takes 1-3 s (post-install create-missing runs
-  # postconf a dozen times), so the instances start in parallel; see wait_postfix_started.
-  script -qec "postfix -c $d/etc start" /dev/null >"$d/start.log" 2>&1 </dev/null &
-  pf_start_pids+=("$!:$name:$d")
+  # The instances start in parallel; see wait_postfix_started.
+  start_postfix_instance "$name" "$d"
 }
-wait_postfix_started() {
-  local e pid name d
-  for e in "${pf_start_pids[@]}"; do
-    IFS=: read -r pid name d <<<"$e"
-    wait "$pid" || die "postfix $name did not start: $(cat "$d/start.log" "$d/maillog" 2>/dev/null)"
-  done
-}
-
-# greeting ADDR: the first line of the SMTP greeting ("" if none).
-greeting() {
-  (
-    exec 3<>"/dev/tcp/$1/$smtp_port" || exit 1
-    IFS= read -r -t 2 line <&3 && printf '%s' "${line%$'\r'}"
-    printf 'QUIT\r\n' >&3
-  ) 2>/dev/null
-}
-smtp_ready() { [[ $(greeting "$1") == "220 "* ]]; }
 
 mx1_listeners=(127.0.0.11)
 ((have_v6)) && mx1_listeners+=("[::1]")
@@ -489,119 +262,12 @@ targets:
   - domain: bad.e2e.test
 EOF
 } >"$ex/config.yml"
-"$bin" --config.file="$ex/config.yml" --config.check >"$ex/check.log" 2>&1 ||
-  die "exporter rejects the config: $(cat "$ex/check.log")"
-"$bin" --config.file="$ex/config.yml" --web.listen-address=127.0.0.1:0 --log.level=debug \
-  >"$ex/stdout.log" 2>"$ex/stderr.log" &
-bg_pids+=($!)
-ex_pid=$!
-ex_port=""
-exporter_listening() {
-  kill -0 "$ex_pid" 2>/dev/null || die "exporter exited: $(cat "$ex/stderr.log")"
-  ex_port=$(sed -n 's/.*msg=listening address=127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$ex/stderr.log" | head -n1)
-  [[ -n $ex_port ]]
-}
-wait_for 10 exporter exporter_listening || die "exporter never logged 'msg=listening address=127.0.0.1:PORT': $(cat "$ex/stderr.log")"
-base=http://127.0.0.1:$ex_port
-log "exporter listening on $base"
-
-# ---------------------------------------------------------------------------------------
-# Assertion helpers
-# ---------------------------------------------------------------------------------------
-passed=0
-current="" # the exposition text under test
-current_name=""
-
-# samples NAME 'k="v",k2="v2"': every sample line of NAME whose labels include all the given
-# pairs (any order, other labels allowed), as "LABELS VALUE".
-samples() {
-  printf '%s\n' "$current" | awk -v want_name="$1" -v want="${2:-}" '
-    function pairs(s, out,    n, p) {
-      n = 0
-      while (match(s, /[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"/)) {
-        p = substr(s, RSTART, RLENGTH); out[p] = 1; n++
-        s = substr(s, RSTART + RLENGTH)
-      }
-      return n
-    }
-    BEGIN { nwant = 0; s = want
-      while (match(s, /[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"/)) {
-        w[++nwant] = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
-      }
-    }
-    /^#/ || NF == 0 { next }
-    {
-      line = $0
-      b = index(line, "{")
-      if (b > 0) {
-        name = substr(line, 1, b - 1)
-        e = 0; for (i = length(line); i > b; i--) if (substr(line, i, 1) == "}") { e = i; break }
-        labels = substr(line, b + 1, e - b - 1)
-        rest = substr(line, e + 1)
-      } else {
-        sp = index(line, " "); name = substr(line, 1, sp - 1); labels = ""; rest = substr(line, sp)
-      }
-      if (name != want_name) next
-      split("", have); pairs(labels, have)
-      for (i = 1; i <= nwant; i++) if (!(w[i] in have)) next
-      sub(/^[ \t]+/, "", rest); split(rest, v, /[ \t]+/)
-      print "{" labels "} " v[1]
-    }'
-}
-
-fail() {
-  local name=$1 sel=$2 why=$3
-  {
-    printf 'e2e: FAIL [%s] %s{%s}: %s\n' "$current_name" "$name" "$sel" "$why"
-    printf 'e2e:   samples of %s:\n' "$name"
-    printf '%s\n' "$current" | grep -E "^$name(\{| )" | sed 's/^/e2e:     /' | head -n 40
-  } >&2
-  exit 1
-}
-
-# expect NAME 'matchers' OP [VALUE]; OP: == != < > <= >= ~ (within 0.01), present, absent,
-# absent_or_0, count (VALUE = the number of matching samples)
-# One sample must match (several only for present/absent/count); its value must satisfy OP.
-expect() {
-  local name=$1 sel=$2 op=$3 want=${4:-} got n val
-  got=$(samples "$name" "$sel")
-  n=$(printf '%s' "$got" | grep -c . || true)
-  case $op in
-  present) ((n > 0)) || fail "$name" "$sel" "expected at least one sample, found none" ;;
-  count) ((n == want)) || fail "$name" "$sel" "expected $want matching samples, found $n" ;;
-  absent) ((n == 0)) || fail "$name" "$sel" "expected no sample, found $n" ;;
-  absent_or_0)
-    ((n == 0)) || { ((n == 1)) && [[ ${got##* } == 0 ]]; } ||
-      fail "$name" "$sel" "expected no sample or one sample 0, found: $got" ;;
-  *)
-    ((n == 1)) || fail "$name" "$sel" "expected exactly one sample, found $n"
-    val=${got##* }
-    awk -v a="$val" -v b="$want" -v op="$op" 'BEGIN {
-      if (a !~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/) exit 1
-      a += 0; b += 0
-      if (op == "==") exit !(a == b); if (op == "!=") exit !(a != b)
-      if (op == "<") exit !(a < b);   if (op == ">") exit !(a > b)
-      if (op == "<=") exit !(a <= b); if (op == ">=") exit !(a >= b)
-      if (op == "~") exit !((a - b) < 0.01 && (b - a) < 0.01)
-      exit 2 }' || fail "$name" "$sel" "value $val, expected $op $want"
-    ;;
-  esac
-  passed=$((passed + 1))
-}
+start_exporter "$bin" "$ex"
+base=$ex_base
 
 # The endpoints of mx1 (labels of one endpoint, for expect)
 mx1_eps=('mx="mx1.e2e.test",address="127.0.0.11",family="ipv4"')
 ((have_v6)) && mx1_eps+=('mx="mx1.e2e.test",address="::1",family="ipv6"')
-
-scrape() { # scrape NAME URL
-  local code
-  current_name=$1
-  code=$(curl -s --max-time 40 -H 'X-Prometheus-Scrape-Timeout-Seconds: 20' \
-    -o "$ex/$1.txt" -w '%{http_code}' "$2") || die "curl $2 failed (exit $?)"
-  [[ $code == 200 ]] || die "GET $2 returned HTTP $code: $(head -c 500 "$ex/$1.txt")"
-  current=$(cat "$ex/$1.txt")
-  passed=$((passed + 1))
-}
 
 promtool_check() {
   local out bad
@@ -782,30 +448,6 @@ passed=$((passed + 2))
 # The shipped alert rules, Alertmanager configuration and dashboard, run by a real Prometheus
 # and Alertmanager against this exporter
 # ---------------------------------------------------------------------------------------
-api_err=$T/e2e_api.err
-# try_api NAME CMD...: $current = what "e2e_api.py CMD" prints (exposition-format lines, see
-# tests/e2e/e2e_api.py) so that samples/expect work on it; returns 1 when the call fails.
-try_api() {
-  local name=$1 out
-  shift
-  out=$(python3 "$here/e2e_api.py" "$@" 2>"$api_err") || return 1
-  current=$out
-  current_name=$name
-}
-api() { try_api "$@" || die "e2e_api.py ${*:2}: $(cat "$api_err")"; }
-has() { [[ -n $(samples "$1" "$2") ]]; } # for polling: a sample of NAME in $current matches
-bump() { passed=$((passed + 1)); }
-# expect_text NAME 'matchers' TEXT: exactly one sample matches and its labels contain TEXT
-# (as the exposition format writes it: " and \ escaped)
-expect_text() {
-  local got n
-  got=$(samples "$1" "$2")
-  n=$(printf '%s' "$got" | grep -c . || true)
-  ((n == 1)) || fail "$1" "$2" "expected exactly one sample, found $n"
-  [[ $got == *"$3"* ]] || fail "$1" "$2" "does not contain: $3"
-  bump
-}
-
 current=$(cat "$ex/e2e.txt")
 fp_mx2=$(samples mxtls_cert_info "$mx2" | sed -n 's/.*fingerprint_sha256="\([0-9a-f]*\)".*/\1/p')
 [[ $fp_mx2 =~ ^[0-9a-f]{64}$ ]] || die "no fingerprint_sha256 for mx2 in the e2e.test scrape"
@@ -896,11 +538,13 @@ bump
 
 # --- Prometheus: the shipped rules, the two jobs of README "Alerts" ---------------------
 pr=$T/prometheus
-mkdir -p "$pr/data"
+mkdir -p "$pr"
 prom_port=""
 free_port prom_port
-prom_url=http://127.0.0.1:$prom_port
-cat >"$pr/prometheus.yml" <<EOF
+# The jobs as in README "Alerts", with test intervals (a probe of these domains takes well
+# under a second; the exporter probes under the 5 s timeout minus --timeout-offset).
+{
+  cat <<EOF
 global:
   scrape_interval: 2s
   evaluation_interval: 2s
@@ -911,37 +555,10 @@ alerting:
     - api_version: v2
       static_configs:
         - targets: ["127.0.0.1:$am_port"]
-scrape_configs:
-  # As in README "Alerts", with test intervals (a probe of these domains takes well under a
-  # second; the exporter probes under the 5 s timeout minus --timeout-offset).
-  - job_name: mxtls
-    metrics_path: /probe
-    scrape_interval: 5s
-    scrape_timeout: 5s
-    static_configs:
-      - targets: [e2e.test, bad.e2e.test]
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: 127.0.0.1:$ex_port
-  - job_name: mxtls_exporter
-    static_configs:
-      - targets: ["127.0.0.1:$ex_port"]
 EOF
-promtool check config "$pr/prometheus.yml" >"$pr/check.log" 2>&1 ||
-  die "promtool check config: $(cat "$pr/check.log")"
-bump
-prometheus --config.file="$pr/prometheus.yml" --storage.tsdb.path="$pr/data" \
-  --web.listen-address="127.0.0.1:$prom_port" --web.enable-lifecycle --log.level=info \
-  >"$pr/log" 2>&1 &
-bg_pids+=($!)
-prom_pid=$!
-prom_alive() { kill -0 "$prom_pid" 2>/dev/null || die "Prometheus exited: $(tail -n 20 "$pr/log")"; }
-prom_ready() { prom_alive && curl -sf --max-time 2 "$prom_url/-/ready" -o /dev/null; }
-wait_for 30 Prometheus prom_ready || die "Prometheus not ready on $prom_url: $(tail -n 20 "$pr/log")"
+  scrape_configs "127.0.0.1:$ex_port" 5s e2e.test bad.e2e.test
+} >"$pr/prometheus.yml"
+run_prometheus "$pr" "$prom_port" 30 --web.enable-lifecycle
 log "prometheus on $prom_url (rules alerts/mxtls.rules.yml, alerting to $am_url)"
 
 scraped() {
@@ -984,11 +601,8 @@ rules_evaluated() {
     ! has alert 'alertname="MxTlsExporterDown"'
 }
 wait_for 30 "rule evaluation with the scraped series" rules_evaluated || true # expects below say what is missing
-api rules prom-rules "$prom_url"
-expect rule 'rule_type="alerting"' count "$(grep -cE '^[[:space:]]*- alert:' "$repo/alerts/mxtls.rules.yml")"
-expect rule 'health="err"' absent
+expect_rules_healthy
 expect rule 'health="unknown"' absent
-expect rule 'health="ok"' count "$(grep -cE '^[[:space:]]*- (alert|record):' "$repo/alerts/mxtls.rules.yml")"
 
 api ALERTS prom-query "$prom_url" 'ALERTS{alertname="MxTlsCertificateExpired",alertstate="firing",instance="e2e.test",mx="mx2.e2e.test"}'
 expect ALERTS "fingerprint_sha256=\"$fp_mx2\",severity=\"critical\",job=\"mxtls\"" == 1
@@ -1039,7 +653,7 @@ for a in MxTlsProbeFailing MxTlsExporterDown MxTlsHandshakeFailing MxTlsEndpoint
   MxTlsMtaStsPolicyUnusable MxTlsAddressesPresentDifferentCertificates; do
   expect alert "alertname=\"$a\"" absent
 done
-log "prometheus alerts: $(samples alert '' | sed -n 's/.*alertname="\([^"]*\)".*alertstate="\([^"]*\)".*instance="\([^"]*\)".*/\1(\3,\2)/p' | sort | uniq -c | awk '{ printf "%s%s%s", sep, $2, ($1 > 1 ? " x" $1 : ""); sep = ", " }')"
+log_alerts
 
 # --- the dashboard ---------------------------------------------------------------------
 python3 "$repo/dashboards/tests/check_dashboards.py" --prometheus "$prom_url" >"$pr/dashboards.log" 2>&1 ||
@@ -1162,4 +776,5 @@ log "alertmanager: notifications $(cd "$wh/in" && printf '%s\n' *.json | sed 's/
 elapsed=$(since)
 log "summary: domains e2e.test (mx1 good$( ((have_v6)) && echo " v4+v6"), mx2 expired, mx3 no STARTTLS, MTA-STS enforce 2/3 covered, TLS-RPT) and bad.e2e.test (mx4 name mismatch, mx5 no intermediate)"
 log "summary: ports smtp=$smtp_port dns=$dns_port https=$https_port exporter=$ex_port prometheus=$prom_port alertmanager=$am_port; probe ${probe_ms} ms; total ${elapsed} s"
-echo "e2e: $passed passed, 0 failed"
+echo "$E2E_NAME: $passed passed, $failed failed"
+((failed == 0))
