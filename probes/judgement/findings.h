@@ -56,9 +56,10 @@ struct PredictedAlert {
 // One check's result on one scope (the domain, an MX host, or an endpoint).
 struct Finding {
   FindingLevel level = FindingLevel::kOk;
-  // The check: "dns", "dnssec", "mx", "connect", "greeting", "starttls", "handshake",
-  // "certificate", "chain", "name", "expiry", "consistency", "no_sni", "tls_versions",
-  // "key_types", "dane", "mta_sts", "tlsrpt", "reverse_dns", "prober".
+  // The check: "probe" (the probe as a whole), "dns", "dnssec", "mx", "connect", "greeting",
+  // "ehlo", "starttls", "handshake", "certificate", "chain", "name", "expiry", "consistency",
+  // "no_sni", "tls_versions", "key_types", "dane", "mta_sts", "tlsrpt", "reverse_dns",
+  // "sender" (the caveats of senders that deliver anyway), "prober" (our own situation).
   std::string check;
   std::string reason;  // fixed word; "ok" when it passed
   std::string mx;      // empty for domain-level findings
