@@ -315,7 +315,10 @@ std::string RenderFacts(const DomainReport& r) {
     std::string cert = "&ndash;";
     if (e.cert && !e.cert->presented.empty()) {
       const CertFacts& leaf = e.cert->leaf();
+      // The CN separately: the subject's RFC 2253 form backslash-escapes it, and the CN is
+      // what legacy senders match (cn_only).
       cert = "subject <span class=\"name\">" + HtmlEscape(leaf.subject) +
+             "</span><br>common name <span class=\"name\">" + HtmlEscape(leaf.common_name) +
              "</span><br>names " + EscapedList(leaf.dns_sans) + "<br>issuer <span class=\"name\">" +
              HtmlEscape(leaf.issuer) + "</span><br>expires " + DateOf(leaf.not_after);
     }
