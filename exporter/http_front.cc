@@ -8,11 +8,22 @@
 #include "common/build_info.h"
 #include "common/log.h"
 #include "exporter/flags.h"
+#include "exporter/html_text.h"
+#include "exporter/service_discovery.h"
+#include "exporter/status_page.h"
 
 namespace mxtls {
 namespace {
 
 constexpr const char* kTextPlain = "text/plain; charset=utf-8";
+constexpr const char* kTextHtml = "text/html; charset=utf-8";
+
+// A domain as typed into a URL: lower case, without the root's trailing dot.
+std::string NormalizeDomainParam(std::string d) {
+  for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!d.empty() && d.back() == '.') d.pop_back();
+  return d;
+}
 
 // Fixed handler names for the request counter: never raw paths, which a client controls.
 std::string HandlerName(const std::string& path) {
@@ -21,22 +32,9 @@ std::string HandlerName(const std::string& path) {
   if (path == "/") return "landing";
   if (path == "/-/healthy") return "healthy";
   if (path == "/-/reload") return "reload";
+  if (path == "/status" || path.rfind("/status/", 0) == 0) return "status";
+  if (path == "/sd") return "sd";
   return "other";
-}
-
-std::string UrlEncode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 // cpp-httplib 0.11 listens with a backlog of 5, which drops connections when hundreds of
@@ -65,21 +63,6 @@ void RaiseListenBacklog(int port) {
 
 }  // namespace
 
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string LandingPage(const config::Config* cfg) {
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mxtls_exporter</title>"
@@ -87,13 +70,17 @@ std::string LandingPage(const config::Config* cfg) {
       "servers the way a strict sending MTA sees it. Version " +
       HtmlEscape(kVersion) + " (" + HtmlEscape(kRevision) +
       ").</p>\n<ul>\n<li><a href=\"metrics\">Exporter metrics</a></li>\n"
-      "<li><a href=\"-/healthy\">Health</a></li>\n</ul>\n";
+      "<li><a href=\"-/healthy\">Health</a></li>\n"
+      "<li><a href=\"status\">Status: the last probe of every target, worst first, with "
+      "diagnoses</a></li>\n"
+      "<li><a href=\"sd\">Service discovery</a> (Prometheus http_sd_configs)</li>\n</ul>\n";
   if (cfg != nullptr) {
     html += "<h2>Targets</h2>\n<table>\n<tr><th>Domain</th><th>Module</th><th>Probe</th></tr>\n";
     for (const auto& t : cfg->targets) {
       std::string q = "target=" + UrlEncode(t.domain) + "&module=" + UrlEncode(t.module);
       html += "<tr><td>" + HtmlEscape(t.domain) + "</td><td>" + HtmlEscape(t.module) +
-              "</td><td><a href=\"probe?" + HtmlEscape(q) + "\">metrics</a> <a href=\"probe?" +
+              "</td><td><a href=\"status/" + HtmlEscape(UrlEncode(t.domain)) +
+              "\">status</a> <a href=\"probe?" + HtmlEscape(q) + "\">metrics</a> <a href=\"probe?" +
               HtmlEscape(q) + "&amp;debug=true\">debug</a></td></tr>\n";
     }
     html += "</table>\n";
@@ -103,8 +90,12 @@ std::string LandingPage(const config::Config* cfg) {
 }
 
 HttpFront::HttpFront(ConfigStore* store, ProbeEndpoint* probe, SelfMetrics* metrics,
-                     std::function<Status()> reload)
-    : store_(store), probe_(probe), metrics_(metrics), reload_(std::move(reload)) {}
+                     std::function<Status()> reload, ReportStore* reports)
+    : store_(store),
+      probe_(probe),
+      metrics_(metrics),
+      reload_(std::move(reload)),
+      reports_(reports) {}
 
 HttpFront::~HttpFront() {
   Stop();
@@ -158,7 +149,7 @@ void HttpFront::Configure(httplib::Server& server, int handler_threads) {
 
   server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     auto cfg = store_->Current();
-    res.set_content(LandingPage(cfg.get()), "text/html; charset=utf-8");
+    res.set_content(LandingPage(cfg.get()), kTextHtml);
   });
   server.Get("/-/healthy", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("Healthy\n", kTextPlain);
@@ -178,6 +169,31 @@ void HttpFront::Configure(httplib::Server& server, int handler_threads) {
     res.status = reply.status;
     res.set_content(reply.body, reply.content_type.c_str());
   });
+  server.Get("/sd", [this](const httplib::Request&, httplib::Response& res) {
+    auto cfg = store_->Current();
+    res.set_content(RenderServiceDiscovery(*cfg), kServiceDiscoveryContentType);
+  });
+  server.Get("/status", [this](const httplib::Request& req, httplib::Response& res) {
+    // One address per domain page: /status?domain=X (a form or a habit) moves to /status/X,
+    // whose relative links then resolve the same way.
+    if (req.has_param("domain")) {
+      res.status = 302;
+      res.set_header("Location", "status/" + UrlEncode(NormalizeDomainParam(req.get_param_value("domain"))));
+      return;
+    }
+    auto cfg = store_->Current();
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(RenderStatusOverview(*cfg, Reports(*cfg), std::chrono::system_clock::now()),
+                    kTextHtml);
+  });
+  server.Get(R"(/status/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto cfg = store_->Current();
+    StatusPageReply page = RenderStatusDomain(*cfg, Reports(*cfg), NormalizeDomainParam(req.matches[1]),
+                                              std::chrono::system_clock::now());
+    res.status = page.status;
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(page.html, kTextHtml);
+  });
   auto method_not_allowed = [](const httplib::Request&, httplib::Response& res) {
     res.status = 405;
     res.set_header("Allow", "POST");
@@ -186,6 +202,10 @@ void HttpFront::Configure(httplib::Server& server, int handler_threads) {
   server.Get("/-/reload", method_not_allowed);
   server.Put("/-/reload", method_not_allowed);
   server.Delete("/-/reload", method_not_allowed);
+}
+
+StoredReports HttpFront::Reports(const config::Config& cfg) {
+  return reports_ != nullptr ? reports_->Snapshot(cfg) : StoredReports{};
 }
 
 void HttpFront::HandleReload(httplib::Response& res) {

@@ -1,10 +1,12 @@
-// The HTTP front (cpp-httplib): routes /probe, /metrics, /, /-/healthy and /-/reload, and
+// The HTTP front (cpp-httplib): routes /probe, /metrics, /status, /sd, /, /-/healthy and
+// /-/reload, and
 // guards the library's known weaknesses before any route runs (no request bodies or content
 // encodings are accepted; see STACK.md). Handlers only validate, hand work over and wait.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "common/status.h"
 #include "exporter/config_store.h"
 #include "exporter/probe_endpoint.h"
+#include "exporter/report_store.h"
 #include "exporter/self_metrics.h"
 
 namespace httplib {
@@ -31,8 +34,10 @@ struct HttpFrontOptions {
 // listener return, and the destructor joins their threads.
 class HttpFront {
  public:
+  // `reports` (may be null: /status then shows every target as not probed) is what /probe
+  // recorded; /status only reads it.
   HttpFront(ConfigStore* store, ProbeEndpoint* probe, SelfMetrics* metrics,
-            std::function<Status()> reload);
+            std::function<Status()> reload, ReportStore* reports = nullptr);
   ~HttpFront();
 
   // Binds every address and starts serving on background threads. Logs each bound address
@@ -46,11 +51,14 @@ class HttpFront {
  private:
   void Configure(httplib::Server& server, int handler_threads);
   void HandleReload(httplib::Response& res);
+  std::map<ReportStore::Key, std::shared_ptr<const StoredReport>> Reports(
+      const config::Config& cfg);
 
   ConfigStore* store_;
   ProbeEndpoint* probe_;
   SelfMetrics* metrics_;
   std::function<Status()> reload_;
+  ReportStore* reports_;
   std::vector<std::unique_ptr<httplib::Server>> servers_;
   std::vector<std::thread> threads_;
   std::vector<std::string> bound_;
@@ -59,8 +67,5 @@ class HttpFront {
 
 // The landing page: links to the endpoints and one probe link per configured target.
 std::string LandingPage(const config::Config* cfg);
-
-// Escapes text for HTML element content and attribute values.
-std::string HtmlEscape(const std::string& s);
 
 }  // namespace mxtls

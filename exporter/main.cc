@@ -12,6 +12,7 @@
 #include "exporter/flags.h"
 #include "exporter/http_front.h"
 #include "exporter/probe_endpoint.h"
+#include "exporter/report_store.h"
 #include "exporter/self_metrics.h"
 #include "probes/probe_engine.h"
 
@@ -100,8 +101,9 @@ int RealMain(int argc, char** argv) {
     return status;
   };
   std::thread first_dnssec_check(check_dnssec);
-  ProbeEndpoint probe(&store, probe_engine, &metrics, flags.timeout_offset_seconds);
-  HttpFront front(&store, &probe, &metrics, reload);
+  ReportStore reports;  // for /status: written by /probe, read by the page
+  ProbeEndpoint probe(&store, probe_engine, &metrics, flags.timeout_offset_seconds, &reports);
+  HttpFront front(&store, &probe, &metrics, reload, &reports);
   Status started = front.Start({flags.listen_addresses, flags.handler_threads});
   if (!started.ok()) {
     log::Error("cannot start HTTP server", {{"err", started.message()}});

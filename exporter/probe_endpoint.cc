@@ -76,8 +76,13 @@ std::string DescribeModule(const config::ModuleConfig& m) {
 }
 
 ProbeEndpoint::ProbeEndpoint(const ConfigStore* store, DomainProber* prober,
-                             SelfMetrics* metrics, double timeout_offset_seconds)
-    : store_(store), prober_(prober), metrics_(metrics), timeout_offset_(timeout_offset_seconds) {}
+                             SelfMetrics* metrics, double timeout_offset_seconds,
+                             ReportStore* reports)
+    : store_(store),
+      prober_(prober),
+      metrics_(metrics),
+      timeout_offset_(timeout_offset_seconds),
+      reports_(reports) {}
 
 HttpReply ProbeEndpoint::Handle(const ProbeParams& params) {
   std::shared_ptr<const config::Config> cfg = store_->Current();
@@ -123,8 +128,12 @@ HttpReply ProbeEndpoint::Handle(const ProbeParams& params) {
                                 {"duration_seconds", std::to_string(report.duration_seconds)}});
 
   std::string metrics_text = RenderReportMetrics(report);
+  std::string log_text = params.debug ? report.log->Text() : std::string();
+  // Kept after rendering, so the copy for the page can be moved in and stripped of its
+  // chains; the status page only ever reads what a probe requested here left behind.
+  if (reports_ != nullptr) reports_->Record(*cfg, std::move(report), std::chrono::system_clock::now());
   if (!params.debug) return HttpReply{200, kMetricsContentType, metrics_text};
-  std::string body = "Logs for the probe:\n" + report.log->Text() +
+  std::string body = "Logs for the probe:\n" + log_text +
                      "\n\nMetrics that would have been returned:\n" + metrics_text +
                      "\n\nModule configuration:\n" + DescribeModule(*module);
   return HttpReply{200, "text/plain; charset=utf-8", body};

@@ -1,12 +1,14 @@
 // The /probe handler without the HTTP library: validates target and module against the
 // config in force, derives the deadline from Prometheus' scrape timeout, runs the probe and
-// renders metrics (or the debug view). Kept free of cpp-httplib so tests can call it directly.
+// renders metrics (or the debug view), and keeps the report for the status page. Kept free of
+// cpp-httplib so tests can call it directly.
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "exporter/config_store.h"
+#include "exporter/report_store.h"
 #include "exporter/self_metrics.h"
 #include "probes/domain_prober.h"
 
@@ -28,11 +30,12 @@ struct HttpReply {
 // Content type of the text exposition format, exactly as Prometheus expects it.
 inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-// Thread-safe; the pointers must outlive it.
+// Thread-safe; the pointers must outlive it. `reports` (may be null) receives every report
+// of a configured target, for the status page.
 class ProbeEndpoint {
  public:
   ProbeEndpoint(const ConfigStore* store, DomainProber* prober, SelfMetrics* metrics,
-                double timeout_offset_seconds);
+                double timeout_offset_seconds, ReportStore* reports = nullptr);
 
   HttpReply Handle(const ProbeParams& params);
 
@@ -41,6 +44,7 @@ class ProbeEndpoint {
   DomainProber* prober_;
   SelfMetrics* metrics_;
   double timeout_offset_;
+  ReportStore* reports_;
 };
 
 // The probe's time budget in seconds: the scrape timeout header minus the offset, capped by

@@ -49,6 +49,9 @@ class MailWorld {
   // POST /-/reload (the config file is unchanged); fails the test unless it answers 200.
   void Reload();
 
+  // The exporter's HTTP port on 127.0.0.1 (after Start).
+  int exporter_port() const { return exporter_->port(); }
+
   // GET /metrics: the exporter's own metrics.
   ParsedMetrics ExporterMetrics();
 
