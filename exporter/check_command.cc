@@ -144,8 +144,13 @@ Result<CheckSetup> BuildCheckSetup(const CheckFlags& flags, const config::Enviro
   config::Environment decode_env = env;
   if (!flags.config_file.empty()) {
     // First the file as it is, so that its own errors carry its line numbers.
+    // (A file without resolvers on a machine without /etc/resolv.conf is fine when
+    // --dns.resolver supplies them: the decode with the flags below judges it.)
     Result<config::Config> as_written = config::LoadConfigFile(flags.config_file, env);
-    if (!as_written.ok()) return as_written.status();
+    if (!as_written.ok() &&
+        (flags.resolvers.empty() || as_written.status().reason() == "config_unreadable")) {
+      return as_written.status();
+    }
     bool ok = false;
     std::string text = ReadFile(flags.config_file, &ok);
     if (!ok) return Status::Error("config_unreadable", "cannot read " + flags.config_file);
