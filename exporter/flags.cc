@@ -7,6 +7,7 @@ namespace mxtls {
 
 std::string FlagsUsage() {
   return R"(usage: mxtls_exporter [flags]
+       mxtls_exporter check [flags] DOMAIN...   (one-shot check; see check --help)
 
   --config.file=FILE            configuration file (default mxtls_exporter.yml)
   --config.check                validate the configuration file and exit

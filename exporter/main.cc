@@ -3,11 +3,13 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <string_view>
 #include <thread>
 
 #include "common/build_info.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "exporter/check_command.h"
 #include "exporter/config_store.h"
 #include "exporter/flags.h"
 #include "exporter/http_front.h"
@@ -20,6 +22,8 @@ namespace mxtls {
 namespace {
 
 int RealMain(int argc, char** argv) {
+  // Subcommands come first, before the server's flags are parsed.
+  if (argc > 1 && std::string_view(argv[1]) == "check") return RunCheck(argc, argv);
   Result<Flags> parsed = ParseFlags(argc, argv);
   if (!parsed.ok()) {
     std::fprintf(stderr, "mxtls_exporter: %s\n\n%s", parsed.status().message().c_str(),

@@ -4,11 +4,13 @@
 set -euo pipefail
 
 build_pkgs=(g++ cmake make pkg-config git prometheus-cpp-dev libssl-dev libc-ares-dev
-            libcpp-httplib-dev libyaml-cpp-dev libasio-dev catch2 ca-certificates)
+            libcpp-httplib-dev libyaml-cpp-dev libasio-dev nlohmann-json3-dev catch2
+            ca-certificates)
 # unbound (validating resolver) and ldnsutils (ldns-keygen, ldns-signzone, drill): tests/e2e/dane_e2e.sh
 # chromium (headless browser for the status page): tests/e2e/status_page_e2e.sh
-test_pkgs=(curl iproute2 openssl python3 prometheus prometheus-alertmanager postfix nginx-light nsd
-           unbound ldnsutils chromium)
+# python3-jsonschema: tests validate `check --output=json` against docs/check-output.schema.json
+test_pkgs=(curl iproute2 openssl python3 python3-jsonschema prometheus prometheus-alertmanager
+           postfix nginx-light nsd unbound ldnsutils chromium)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

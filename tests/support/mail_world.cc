@@ -57,7 +57,8 @@ HttpsFixtureServer& MailWorld::PublishPolicy(const std::string& domain,
   return ServePolicy(address, Leaf({"mta-sts." + domain}), HttpsResponse::Ok(body));
 }
 
-void MailWorld::Start(const std::string& module_extra, const std::string& tls_extra) {
+std::string MailWorld::ConfigYaml(const std::string& module_extra,
+                                  const std::string& tls_extra) const {
   std::string yaml = "dns:\n  resolvers: [\"127.0.0.1:" + std::to_string(dns.port()) +
                      "\"]\n  timeout: 500ms\n  attempts: 2\n" + dns_extra +
                      "modules:\n  default:\n    smtp:\n      port: " +
@@ -68,7 +69,21 @@ void MailWorld::Start(const std::string& module_extra, const std::string& tls_ex
     yaml += "    mta_sts:\n      port: " + std::to_string(https_port_) + "\n";
   }
   yaml += module_extra + "allow_unlisted_targets: true\n";
-  exporter_ = std::make_unique<ExporterProcess>(yaml);
+  return yaml;
+}
+
+void MailWorld::Start(const std::string& module_extra, const std::string& tls_extra) {
+  exporter_ = std::make_unique<ExporterProcess>(ConfigYaml(module_extra, tls_extra));
+}
+
+CommandResult MailWorld::Check(const std::vector<std::string>& args,
+                               const std::string& module_extra,
+                               std::chrono::milliseconds timeout) {
+  const std::string path = dir_ + "/check.yml";
+  std::ofstream(path) << ConfigYaml(module_extra, "");
+  std::vector<std::string> argv = {"check", "--config.file=" + path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunExporter(argv, timeout);
 }
 
 ParsedMetrics MailWorld::Probe(const std::string& domain, const std::string& scrape_timeout,

@@ -46,6 +46,12 @@ class MailWorld {
   // `tls_extra` goes under its tls: key (6-space indent).
   void Start(const std::string& module_extra = "", const std::string& tls_extra = "");
 
+  // Runs `mxtls_exporter check` as a child process against this world, with a config file
+  // like the one Start() writes (same DNS, SMTP and policy ports, CA and module extras), then
+  // `args` (flags and domains). Needs no running exporter.
+  CommandResult Check(const std::vector<std::string>& args, const std::string& module_extra = "",
+                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
   // POST /-/reload (the config file is unchanged); fails the test unless it answers 200.
   void Reload();
 
@@ -66,6 +72,8 @@ class MailWorld {
   std::string dns_extra;
 
  private:
+  std::string ConfigYaml(const std::string& module_extra, const std::string& tls_extra) const;
+
   std::string dir_;
   std::string ca_path_;
   uint16_t smtp_port_ = 0;
