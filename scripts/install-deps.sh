@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(g++ cmake make pkg-config git prometheus-cpp-dev libssl-dev libc-ares-dev
-            libcpp-httplib-dev libyaml-cpp-dev libasio-dev catch2 ca-certificates)
+            libcpp-httplib-dev libyaml-cpp-dev libasio-dev libidn2-dev catch2 ca-certificates)
 # unbound (validating resolver) and ldnsutils (ldns-keygen, ldns-signzone, drill): tests/e2e/dane_e2e.sh
 test_pkgs=(curl iproute2 openssl python3 prometheus prometheus-alertmanager postfix nginx-light nsd
            unbound ldnsutils)
