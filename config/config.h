@@ -99,7 +99,8 @@ struct DnsConfig {
 };
 
 struct TargetConfig {
-  std::string domain;  // normalized: lower case, no trailing dot
+  std::string domain;          // A-label form: lower case, no trailing dot (config/domain_name.h)
+  std::string domain_unicode;  // U-label form for people; equals `domain` for ASCII names
   std::string module = "default";
 };
 
