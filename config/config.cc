@@ -403,6 +403,8 @@ std::string ResolverAddress::ToString() const {
   return host + ":" + std::to_string(port);
 }
 
+std::string TargetConfig::Display() const { return DisplayDomain(domain, domain_unicode); }
+
 const TargetConfig* Config::FindTarget(const std::string& domain) const {
   // Targets are stored in A-label form; a name that does not parse matches none of them.
   Result<DomainName> name = ParseDomainName(domain);
