@@ -10,7 +10,7 @@ RUN bash scripts/install-deps.sh \
 
 FROM debian:12-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 libc-ares2 \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 libc-ares2 libidn2-0 \
       libcpp-httplib0.11 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin mxtls

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/openssl_util.h"
+#include "config/domain_name.h"
 
 namespace mxtls::config {
 namespace {
@@ -139,33 +140,6 @@ bool ParseResolverAddress(const std::string& text, ResolverAddress* out) {
   return true;
 }
 
-// RFC 1035 host names with the LDH rule (RFC 1123); A-labels for IDNs.
-bool IsValidDomain(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t dot = name.find('.', start);
-    size_t end = dot == std::string::npos ? name.size() : dot;
-    size_t len = end - start;
-    if (len == 0 || len > 63) return false;
-    for (size_t i = start; i < end; ++i) {
-      unsigned char c = name[i];
-      if (!(std::isalnum(c) || c == '-')) return false;
-    }
-    if (name[start] == '-' || name[end - 1] == '-') return false;
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return true;
-}
-
-std::string NormalizeDomain(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (!name.empty() && name.back() == '.') name.pop_back();
-  return name;
-}
-
 std::string MachineHostName() {
   char buf[256] = {0};
   if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
@@ -216,11 +190,15 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
       m.smtp.port = static_cast<uint16_t>(DecodeInt(smtp["port"], Join(f, "port"), 1, 65535));
     }
     if (smtp["ehlo_name"]) {
-      m.smtp.ehlo_name = DecodeString(smtp["ehlo_name"], Join(f, "ehlo_name"));
-      if (!IsValidDomain(NormalizeDomain(m.smtp.ehlo_name))) {
+      std::string raw = DecodeString(smtp["ehlo_name"], Join(f, "ehlo_name"));
+      // EHLO carries ASCII only (RFC 5321; U-labels need SMTPUTF8, which EHLO precedes).
+      Result<DomainName> name = ParseDomainName(raw);
+      if (!name.ok()) {
         Fail(smtp["ehlo_name"], Join(f, "ehlo_name"),
-             "must be a fully qualified host name, got \"" + m.smtp.ehlo_name + "\"");
+             "must be a fully qualified host name, got \"" + raw + "\": " +
+                 name.status().message());
       }
+      m.smtp.ehlo_name = name->ascii;
     }
   }
   if (m.smtp.ehlo_name.empty()) {
@@ -322,14 +300,18 @@ Config Decode(const YAML::Node& root, const std::string& source, const Environme
   if (const auto dns = root["dns"]) {
     RejectUnknownKeys(dns, "dns", {"resolvers", "timeout", "attempts", "dnssec_check_name"});
     if (dns["dnssec_check_name"]) {
-      std::string name = NormalizeDomain(DecodeString(dns["dnssec_check_name"],
-                                                      "dns.dnssec_check_name"));
-      if (!name.empty() && !IsValidDomain(name)) {
-        Fail(dns["dnssec_check_name"], "dns.dnssec_check_name",
-             "must be a domain name known to be DNSSEC-signed (\".\" for the root), got \"" +
-                 name + "\"");
+      std::string raw = DecodeString(dns["dnssec_check_name"], "dns.dnssec_check_name");
+      if (raw.empty() || raw == ".") {
+        c.dns.dnssec_check_name = ".";
+      } else {
+        Result<DomainName> name = ParseDomainName(raw);
+        if (!name.ok()) {
+          Fail(dns["dnssec_check_name"], "dns.dnssec_check_name",
+               "must be a domain name known to be DNSSEC-signed (\".\" for the root), got \"" +
+                   raw + "\": " + name.status().message());
+        }
+        c.dns.dnssec_check_name = name->ascii;
       }
-      c.dns.dnssec_check_name = name.empty() ? "." : name;
     }
     if (const auto rs = dns["resolvers"]) {
       if (!rs.IsSequence()) Fail(rs, "dns.resolvers", "must be a list of \"ip:port\" strings");
@@ -386,14 +368,17 @@ Config Decode(const YAML::Node& root, const std::string& source, const Environme
       if (!t["domain"]) Fail(t, f + ".domain", "is required");
       TargetConfig target;
       std::string raw = DecodeString(t["domain"], f + ".domain");
-      target.domain = NormalizeDomain(raw);
-      if (!IsValidDomain(target.domain)) {
+      Result<DomainName> name = ParseDomainName(raw);
+      if (!name.ok()) {
         Fail(t["domain"], f + ".domain",
-             "must be a domain name (letters, digits, hyphens; IDNs as xn-- A-labels), got \"" +
-                 raw + "\"");
+             "must be a domain name (U-labels such as bücher.example or A-labels such as "
+             "xn--bcher-kva.example), got \"" + raw + "\": " + name.status().message());
       }
+      // Compared in A-label form: "bücher.example" and "xn--bcher-kva.example" are one target.
+      target.domain = name->ascii;
+      target.domain_unicode = name->unicode;
       if (!seen.insert(target.domain).second) {
-        Fail(t["domain"], f + ".domain", "duplicate target \"" + target.domain + "\"");
+        Fail(t["domain"], f + ".domain", "duplicate target \"" + name->Display() + "\"");
       }
       if (t["module"]) {
         target.module = DecodeString(t["module"], f + ".module");
@@ -418,8 +403,13 @@ std::string ResolverAddress::ToString() const {
   return host + ":" + std::to_string(port);
 }
 
+std::string TargetConfig::Display() const { return DisplayDomain(domain, domain_unicode); }
+
 const TargetConfig* Config::FindTarget(const std::string& domain) const {
-  std::string d = NormalizeDomain(domain);
+  // Targets are stored in A-label form; a name that does not parse matches none of them.
+  Result<DomainName> name = ParseDomainName(domain);
+  if (!name.ok()) return nullptr;
+  const std::string& d = name->ascii;
   for (const auto& t : targets) {
     if (t.domain == d) return &t;
   }

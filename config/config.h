@@ -99,8 +99,12 @@ struct DnsConfig {
 };
 
 struct TargetConfig {
-  std::string domain;  // normalized: lower case, no trailing dot
+  std::string domain;          // A-label form: lower case, no trailing dot (config/domain_name.h)
+  std::string domain_unicode;  // U-label form for people; equals `domain` for ASCII names
   std::string module = "default";
+
+  // "bücher.example (xn--bcher-kva.example)", or just "example.com": both forms for people.
+  std::string Display() const;
 };
 
 struct Config {

@@ -78,7 +78,7 @@ std::string LandingPage(const config::Config* cfg) {
     html += "<h2>Targets</h2>\n<table>\n<tr><th>Domain</th><th>Module</th><th>Probe</th></tr>\n";
     for (const auto& t : cfg->targets) {
       std::string q = "target=" + UrlEncode(t.domain) + "&module=" + UrlEncode(t.module);
-      html += "<tr><td>" + HtmlEscape(t.domain) + "</td><td>" + HtmlEscape(t.module) +
+      html += "<tr><td>" + HtmlEscape(t.Display()) + "</td><td>" + HtmlEscape(t.module) +
               "</td><td><a href=\"status/" + HtmlEscape(UrlEncode(t.domain)) +
               "\">status</a> <a href=\"probe?" + HtmlEscape(q) + "\">metrics</a> <a href=\"probe?" +
               HtmlEscape(q) + "&amp;debug=true\">debug</a></td></tr>\n";

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "common/log.h"
+#include "config/domain_name.h"
 #include "exporter/report_metrics.h"
 
 namespace mxtls {
@@ -14,21 +15,6 @@ namespace {
 
 HttpReply BadRequest(const std::string& message) {
   return HttpReply{400, "text/plain; charset=utf-8", message + "\n"};
-}
-
-std::string NormalizeTarget(std::string t) {
-  std::transform(t.begin(), t.end(), t.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (!t.empty() && t.back() == '.') t.pop_back();
-  return t;
-}
-
-bool LooksLikeDomain(const std::string& t) {
-  if (t.empty() || t.size() > 253) return false;
-  for (unsigned char c : t) {
-    if (!(std::isalnum(c) || c == '-' || c == '.')) return false;
-  }
-  return t.find("..") == std::string::npos && t.front() != '.' && t.front() != '-';
 }
 
 std::string Ms(config::Duration d) { return std::to_string(d.count()) + "ms"; }
@@ -90,14 +76,17 @@ HttpReply ProbeEndpoint::Handle(const ProbeParams& params) {
   if (!params.target || params.target->empty()) {
     return BadRequest("target parameter is missing");
   }
-  std::string domain = NormalizeTarget(*params.target);
-  if (!LooksLikeDomain(domain)) {
+  // U-labels arrive as UTF-8 (percent-decoded by the HTTP layer): the A-label is what is
+  // looked up, probed and exported; the U-label is for the people reading logs and debug output.
+  Result<config::DomainName> name = config::ParseDomainName(*params.target);
+  if (!name.ok()) {
     return BadRequest("target parameter must be a domain name, got \"" +
-                      log::LogfmtValue(*params.target) + "\"");
+                      log::LogfmtValue(*params.target) + "\": " + name.status().message());
   }
+  const std::string& domain = name->ascii;
   const config::TargetConfig* target = cfg->FindTarget(domain);
   if (target == nullptr && !cfg->allow_unlisted_targets) {
-    return BadRequest("target \"" + domain +
+    return BadRequest("target \"" + name->Display() +
                       "\" is not configured (set allow_unlisted_targets to probe any domain)");
   }
   std::string module_name =
@@ -123,6 +112,7 @@ HttpReply ProbeEndpoint::Handle(const ProbeParams& params) {
   report.timeout_seconds = timeout;
   metrics_->ProbeFinished(module_name, report.success, report.duration_seconds);
   log::Debug("probe finished", {{"target", domain},
+                                {"target_unicode", name->unicode},
                                 {"module", module_name},
                                 {"success", report.success ? "true" : "false"},
                                 {"duration_seconds", std::to_string(report.duration_seconds)}});
@@ -135,7 +125,9 @@ HttpReply ProbeEndpoint::Handle(const ProbeParams& params) {
   if (!params.debug) return HttpReply{200, kMetricsContentType, metrics_text};
   std::string body = "Logs for the probe:\n" + log_text +
                      "\n\nMetrics that would have been returned:\n" + metrics_text +
-                     "\n\nModule configuration:\n" + DescribeModule(*module);
+                     "\n\nModule configuration:\n" + DescribeModule(*module) +
+                     "\n\nTarget (the A-label is what is probed and exported):\n" +
+                     name->Display() + "\n";
   return HttpReply{200, "text/plain; charset=utf-8", body};
 }
 

@@ -95,6 +95,44 @@ TEST_CASE("defaults apply when keys are left out", "[config]") {
   CHECK(cfg->FindTarget("example.com") == nullptr);
 }
 
+TEST_CASE("a U-label target is stored, compared and found in its A-label form", "[config]") {
+  auto cfg = ParseConfig(
+      "targets:\n  - domain: Bücher.Example.\n  - domain: xn--zca.de\n  - domain: example.com\n"
+      "dns:\n  dnssec_check_name: signiert.bücher.example\n"
+      "modules:\n  default:\n    smtp: {ehlo_name: prüfer.example.net}\n",
+      "idn.yml", TestEnv());
+  REQUIRE(cfg.ok());
+  REQUIRE(cfg->targets.size() == 3);
+  CHECK(cfg->targets[0].domain == "xn--bcher-kva.example");
+  CHECK(cfg->targets[0].domain_unicode == "bücher.example");
+  CHECK(cfg->targets[1].domain == "xn--zca.de");
+  CHECK(cfg->targets[1].domain_unicode == "ß.de");
+  CHECK(cfg->targets[2].domain == "example.com");
+  CHECK(cfg->targets[2].domain_unicode == "example.com");
+  // Either form finds the target; the stored name is the A-label.
+  const TargetConfig* t = cfg->FindTarget("bücher.example");
+  REQUIRE(t != nullptr);
+  CHECK(t->domain == "xn--bcher-kva.example");
+  CHECK(cfg->FindTarget("XN--BCHER-KVA.example.") == t);
+  CHECK(cfg->FindTarget("bücher。example") == t);
+  CHECK(cfg->FindTarget("ß.de") == &cfg->targets[1]);
+  // Transitional processing would map ß to ss: that is another domain, not this target.
+  CHECK(cfg->FindTarget("ss.de") == nullptr);
+  CHECK(cfg->FindTarget("b\xFF.example") == nullptr);
+  // The names the exporter sends or queries are ASCII too.
+  CHECK(cfg->dns.dnssec_check_name == "signiert.xn--bcher-kva.example");
+  CHECK(cfg->FindModule("default")->smtp.ehlo_name == "xn--prfer-lva.example.net");
+}
+
+TEST_CASE("dnssec_check_name: the root stays the root", "[config]") {
+  for (const char* root : {"\".\"", "\"\""}) {
+    auto cfg = ParseConfig(std::string("dns:\n  dnssec_check_name: ") + root + "\n", "r.yml",
+                           TestEnv());
+    REQUIRE(cfg.ok());
+    CHECK(cfg->dns.dnssec_check_name == ".");
+  }
+}
+
 TEST_CASE("module settings decode", "[config]") {
   std::string yaml =
       "dns: {resolvers: [\"127.0.0.1\", \"[::1]:5353\", \"::2\"], timeout: 750ms, attempts: 3}\n"

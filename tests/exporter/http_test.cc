@@ -305,6 +305,66 @@ TEST_CASE("/probe rejects targets that are not domain names", "[http]") {
   CHECK(res.status == 200);
 }
 
+// A listed U-label target, and the bytes Prometheus (Go's url.Values) and browsers send for
+// it: the UTF-8 of "bücher.example" percent-encoded.
+std::string IdnConfig(bool allow_unlisted = false) {
+  return std::string(kDns) + "targets:\n  - domain: bücher.example\n  - domain: alpha.example\n" +
+         "allow_unlisted_targets: " + (allow_unlisted ? "true" : "false") + "\n";
+}
+
+TEST_CASE("/probe accepts a U-label target percent-encoded, and its A-label", "[http][idn]") {
+  ExporterProcess exporter(IdnConfig());
+  for (const char* target : {"b%C3%BCcher.example", "B%C3%9CCHER.Example.", "xn--bcher-kva.example",
+                             "b%C3%BCcher%E3%80%82example"}) {
+    INFO(target);
+    httplib::Response res = Get(exporter, ProbePath(target));
+    CHECK(res.status == 200);
+    CHECK(HasMetric(res.body, "probe_success"));
+  }
+  // The debug view names both forms.
+  httplib::Response debug = Get(exporter, ProbePath("b%C3%BCcher.example", "&debug=true"));
+  CHECK(debug.status == 200);
+  CHECK(debug.body.find("\nbücher.example (xn--bcher-kva.example)\n") != std::string::npos);
+  // Another U-label is not the listed one, and the refusal shows both of its forms.
+  httplib::Response other = Get(exporter, ProbePath("b%C3%A4cher.example"));
+  CHECK(other.status == 400);
+  CHECK(other.body.find("target \"bächer.example (xn--bcher-gra.example)\" is not configured") !=
+        std::string::npos);
+}
+
+TEST_CASE("/probe refuses names IDNA2008 does not allow, saying why", "[http][idn]") {
+  // Unlisted targets allowed: a 400 here can only come from the name check.
+  ExporterProcess exporter(IdnConfig(/*allow_unlisted=*/true));
+  struct Case {
+    const char* target;
+    const char* why;
+  };
+  const Case cases[] = {
+      {"%F0%9F%98%80.example", "holds a code point that IDNA2008 does not allow"},
+      {"xn--abc--.example", "is not a valid A-label"},
+      {"b%FFcher.example", "is not valid UTF-8"},
+      {"a_b.example", "holds characters other than letters, digits and hyphens"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.target);
+    httplib::Response res = Get(exporter, ProbePath(c.target));
+    CHECK(res.status == 400);
+    CHECK(res.body.find("must be a domain name") != std::string::npos);
+    CHECK(res.body.find(c.why) != std::string::npos);
+  }
+}
+
+TEST_CASE("the landing page shows a U-label target in both forms and links its A-label",
+          "[http][idn]") {
+  ExporterProcess exporter(IdnConfig());
+  httplib::Response res = Get(exporter, "/");
+  CHECK(res.status == 200);
+  CHECK(res.body.find("<td>bücher.example (xn--bcher-kva.example)</td>") != std::string::npos);
+  CHECK(res.body.find("<td>alpha.example</td>") != std::string::npos);
+  CHECK(res.body.find("href=\"probe?target=xn--bcher-kva.example&amp;module=default\"") !=
+        std::string::npos);
+}
+
 TEST_CASE("/probe answers 200 with probe metrics in the exposition format", "[http]") {
   ExporterProcess exporter(BaseConfig());
   httplib::Response res = Get(exporter, ProbePath("alpha.example"));

@@ -117,6 +117,34 @@ TEST_CASE("healthy domain with two MX hosts on IPv4 and IPv6", "[integration]") 
   }
 }
 
+TEST_CASE("a U-label target is probed, matched and exported as its A-label", "[integration][idn]") {
+  // The DNS, the certificate and the MTA-STS policy know only the A-label, as on the Internet.
+  MailWorld w;
+  TestCert mx = w.Leaf({"mx.xn--bcher-kva.test"});
+  w.Serve("127.0.0.2", w.Healthy(mx));
+  w.dns.AddMx("xn--bcher-kva.test", 10, "mx.xn--bcher-kva.test");
+  w.dns.AddA("mx.xn--bcher-kva.test", "127.0.0.2");
+  w.PublishPolicy("xn--bcher-kva.test", "127.0.0.60", "1",
+                  "version: STSv1\nmode: enforce\nmx: mx.xn--bcher-kva.test\nmax_age: 86400\n");
+  w.Start();
+  std::string debug;
+  // "bücher.test", percent-encoded as Prometheus sends it.
+  ParsedMetrics m = w.Probe("b%C3%BCcher.test", "10", &debug);
+  INFO(m.text());
+  CHECK(m.Value("probe_success") == 1);
+  CHECK(m.Value("mxtls_mx_info", {{"mx", "mx.xn--bcher-kva.test"}, {"preference", "10"}}) == 1);
+  Labels ep = Ep4("mx.xn--bcher-kva.test", "127.0.0.2");
+  CHECK(m.Value("mxtls_tls_handshake_success", ep) == 1);
+  CHECK(m.Value("mxtls_cert_san_match", ep) == 1);
+  CHECK(m.Value("mxtls_mta_sts_policy_valid") == 1);
+  CHECK(m.Value("mxtls_mta_sts_mx_covered", {{"mx", "mx.xn--bcher-kva.test"}}) == 1);
+  // Labels stay ASCII: no U-label reaches the exposition.
+  CHECK(m.text().find("bücher") == std::string::npos);
+  CHECK(debug.find("bücher.test (xn--bcher-kva.test)") != std::string::npos);
+  // The A-label form of the same target gives the same answer.
+  CHECK(w.Probe("xn--bcher-kva.test").Value("probe_success") == 1);
+}
+
 TEST_CASE("certificate for another name than the MX: verified but no SAN match",
           "[integration]") {
   MailWorld w;
