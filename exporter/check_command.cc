@@ -14,6 +14,7 @@
 #include "exporter/check_json.h"
 #include "exporter/check_text.h"
 #include "exporter/terminal_escape.h"
+#include "config/domain_name.h"
 #include "probes/judgement/dns_names.h"
 #include "probes/probe_engine.h"
 
@@ -72,13 +73,10 @@ Result<CheckFlags> ParseCheckFlags(int argc, const char* const* argv) {
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0) {
-      std::string domain = NormalizeHostName(arg);
-      if (!IsValidHostName(domain)) {
-        return BadFlag("\"" + EscapeForTerminal(arg) +
-                       "\" is not a domain name (letters, digits, hyphens and dots; "
-                       "internationalised names in their xn-- form)");
-      }
-      flags.domains.push_back(domain);
+      Result<config::DomainName> domain = config::ParseDomainName(arg);
+      if (!domain.ok()) return BadFlag(domain.status().message());
+      flags.domains.push_back(domain->ascii);
+      flags.domains_unicode.push_back(domain->unicode);
       continue;
     }
     std::string name = arg.substr(2);
@@ -271,6 +269,8 @@ int RunCheck(int argc, char** argv) {
     CheckedDomain checked;
     checked.report = engine.value()->Probe(task);
     checked.report.timeout_seconds = timeout;
+    checked.domain_unicode = i < flags.domains_unicode.size() ? flags.domains_unicode[i]
+                                                              : flags.domains[i];
     WallTime now = std::chrono::system_clock::now();
     checked.findings = Diagnose(checked.report, now);
     checked.alerts = PredictAlerts(checked.report, now);

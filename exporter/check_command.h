@@ -30,7 +30,9 @@ struct CheckFlags {
   std::string dnssec_check_name;       // --dns.dnssec-check-name; empty: the config's
   std::string color = "auto";          // auto, always, never
   bool help = false;
-  std::vector<std::string> domains;  // normalized (lower case, no trailing dot), validated
+  // A-label form (lower case, no trailing dot), validated; U-labels are converted (UTS #46).
+  std::vector<std::string> domains;
+  std::vector<std::string> domains_unicode;  // the U-label form of each, for people
 };
 
 // Parses the arguments after "check" (argv[0] is the program, argv[1] "check"). Flags take

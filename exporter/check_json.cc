@@ -135,6 +135,7 @@ json CheckDomainJson(const CheckedDomain& d) {
               {"rua", r.tlsrpt.rua}};
   return json{
       {"domain", r.domain},
+      {"domain_unicode", d.domain_unicode.empty() ? r.domain : d.domain_unicode},
       {"module", r.module},
       {"probe_success", r.success},
       {"failure_reason", r.failure_reason},

@@ -11,6 +11,7 @@ namespace mxtls {
 
 struct CheckedDomain {
   DomainReport report;
+  std::string domain_unicode;  // the U-label form given (equal to report.domain without IDN)
   std::vector<Finding> findings;       // Diagnose(report, now): worst first
   std::vector<PredictedAlert> alerts;  // PredictAlerts(report, now)
 };

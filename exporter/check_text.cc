@@ -1,3 +1,4 @@
+#include "config/domain_name.h"
 #include "exporter/check_text.h"
 
 #include <cstdio>
@@ -203,7 +204,7 @@ void WriteAlerts(const CheckedDomain& d, Writer& w) {
 std::string RenderCheckText(const CheckedDomain& d, const TextStyle& style) {
   const DomainReport& r = d.report;
   Writer w(style);
-  w.Styled(kBold, EscapeForTerminal(r.domain));
+  w.Styled(kBold, EscapeForTerminal(config::DisplayDomain(r.domain, d.domain_unicode)));
   w.Plain("  (module ").Safe(r.module).Plain(", probed in ").Plain(Seconds(r.duration_seconds));
   w.Plain(")\n");
   if (!r.success && !r.failure_reason.empty()) {

@@ -192,6 +192,27 @@ TEST_CASE("check: a healthy domain exits 0 and lists every MX and address", "[ch
   CHECK(c.doc.at("outbound_port25_blocked") == false);
 }
 
+TEST_CASE("check: an internationalised domain is probed as its A-label and shown in both forms",
+          "[check][idn]") {
+  MailWorld w;
+  // The DNS knows only the A-label, as every resolver does.
+  w.Serve("127.0.0.81", w.Healthy(w.Leaf({"mx1.xn--bcher-kva.test"})));
+  w.dns.AddMx("xn--bcher-kva.test", 10, "mx1.xn--bcher-kva.test");
+  w.dns.AddA("mx1.xn--bcher-kva.test", "127.0.0.81");
+  Checked c = RunBoth(w, {"B\xC3\xBC" "cher.test"});
+  INFO("text:\n" << c.text.out << "\nstderr:\n" << c.text.err);
+  CHECK(c.text.exit_code == 0);
+  CHECK(c.text.out.find("b\xC3\xBC" "cher.test (xn--bcher-kva.test)") != std::string::npos);
+  CHECK(c.text.out.find("MX 10 mx1.xn--bcher-kva.test") != std::string::npos);
+  const json& d = c.domain();
+  CHECK(d.at("domain") == "xn--bcher-kva.test");
+  CHECK(d.at("domain_unicode") == "b\xC3\xBC" "cher.test");
+  // Something no IDNA mapping accepts is refused with the reason, exit 2.
+  CommandResult bad = w.Check({"\xF0\x9F\x93\xA7.test"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("IDNA2008 does not allow") != std::string::npos);
+}
+
 TEST_CASE("check: a certificate for another name", "[check]") {
   MailWorld w;
   w.Serve("127.0.0.84", w.Healthy(w.Leaf({"mx1.okname.test"})));
