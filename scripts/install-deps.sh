@@ -6,8 +6,9 @@ set -euo pipefail
 build_pkgs=(g++ cmake make pkg-config git prometheus-cpp-dev libssl-dev libc-ares-dev
             libcpp-httplib-dev libyaml-cpp-dev libasio-dev catch2 ca-certificates)
 # unbound (validating resolver) and ldnsutils (ldns-keygen, ldns-signzone, drill): tests/e2e/dane_e2e.sh
+# systemd (systemd-analyze verify) and groff-base (man page warnings): the install test
 test_pkgs=(curl iproute2 openssl python3 prometheus prometheus-alertmanager postfix nginx-light nsd
-           unbound ldnsutils)
+           unbound ldnsutils systemd groff-base)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
