@@ -197,7 +197,7 @@ copy_into() {  # FROM_ROOT(or "") SRC ROOT DEST
 declare -A STAGE_ROOT=()
 stage=-1
 ROOT="" WORKDIR=/ USER_=root ENVFILE="" EXPOSE=""
-ENTRYPOINT=() CMD=()
+ENTRYPOINT=() CMD=() LISTED=()
 n=0
 while IFS=$'\t' read -r kw args; do
   n=$((n + 1))
@@ -214,7 +214,7 @@ while IFS=$'\t' read -r kw args; do
       cp -a "$BASE" "$ROOT"
       STAGE_ROOT[$stage]=$ROOT
       [[ ${as,,} == as && -n $name ]] && STAGE_ROOT[$name]=$ROOT
-      WORKDIR=/ USER_=root EXPOSE="" ENTRYPOINT=() CMD=()
+      WORKDIR=/ USER_=root EXPOSE="" ENTRYPOINT=() CMD=() LISTED=()
       ENVFILE=$WORK/stage$stage.env
       : >"$ENVFILE"
       ;;
@@ -252,6 +252,12 @@ while IFS=$'\t' read -r kw args; do
       ;;
     RUN)
       log "stage $stage: RUN ${args:0:100}$([[ ${#args} -gt 100 ]] && echo ...)"
+      # The packages this stage asks for by name (apt-get install's non-option words).
+      if [[ $args == *"apt-get install "* ]]; then
+        for word in $(sed -E 's/.*apt-get install ([^&;|]*).*/\1/' <<<"$args"); do
+          [[ $word == -* ]] || LISTED+=("$word")
+        done
+      fi
       in_root "$ROOT" "$USER_" "$WORKDIR" "$ENVFILE" /bin/sh -c "$args" \
         >"$WORK/stage$stage-run$n.log" 2>&1 ||
         { tail -30 "$WORK/stage$stage-run$n.log" >&2; die "RUN failed in stage $stage (log: $WORK/stage$stage-run$n.log)"; }
@@ -269,6 +275,12 @@ dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f='${db:Status-Abbrev} ${Package}
   awk '$1 == "ii" {print $2}' | sort >"$WORK/runtime-packages.txt"
 added=$(comm -13 "$WORK/base-packages.txt" "$WORK/runtime-packages.txt" | tr '\n' ' ')
 log "packages the runtime stage added to the Debian 12 minbase: $added"
+# apt marks what it was asked for as manually installed and the rest as dependencies: the
+# packages marked manual beyond the base are exactly the ones the stage lists.
+manual=$(comm -23 <(chroot "$ROOT" apt-mark showmanual | sort) "$WORK/base-packages.txt" | tr '\n' ' ')
+listed=$(printf '%s\n' "${LISTED[@]}" | sort | tr '\n' ' ')
+[[ $manual == "$listed" ]] || die "packages installed on purpose: '$manual'; the Dockerfile lists: '$listed'"
+log "installed on purpose: $manual(exactly the listed packages)"
 for p in g++ gcc cpp cmake make git pkg-config libssl-dev catch2 prometheus-cpp-dev; do
   grep -qx "$p" "$WORK/runtime-packages.txt" && die "build package $p is in the runtime root"
 done
@@ -337,8 +349,10 @@ pid=$!
 base=http://127.0.0.1:$EXPOSE
 for ((i = 0; i < 100; i++)); do curl -sf -o /dev/null "$base/-/healthy" && break; sleep 0.1; done
 curl -sf "$base/-/healthy" >/dev/null || { cat "$WORK/exporter.log"; echo "no /-/healthy"; exit 1; }
-echo "/-/healthy: 200 from pid $pid, $(awk '/^Uid:/ {print "uid " $2}' /proc/$pid/status)"
-[[ $(awk '/^Uid:/ {print $2}' /proc/$pid/status) == "$EXPECT_UID" ]] || { echo "not running as $USER_"; exit 1; }
+# $pid is this PID namespace's number: read it in the proc mounted for this namespace.
+uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "$ROOT/proc/$pid/status")
+echo "/-/healthy: 200 from pid $pid, uids (real, effective, saved, fs) $uids"
+[[ $uids == "$EXPECT_UID $EXPECT_UID $EXPECT_UID $EXPECT_UID" ]] || { echo "not running as $USER_ ($EXPECT_UID)"; exit 1; }
 metrics=$(curl -sf "$base/metrics")
 grep -q '^mxtls_exporter_build_info' <<<"$metrics" || { echo "/metrics lacks build_info"; exit 1; }
 curl -sf -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' "$base/probe?target=$target" >"$WORK/probe.prom"
