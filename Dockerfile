@@ -1,11 +1,12 @@
-# Multi-stage build: compile on Debian 12 with the project's own install script, run on a
-# slim Debian 12 with only the runtime libraries and CA certificates, as a non-root user.
+# Multi-stage build: compile on Debian 12 with the same script as the README's quick start
+# (scripts/build.sh), run on a slim Debian 12 with only the runtime libraries and CA
+# certificates, as a non-root user. Proven without a Docker engine by packaging/docker-proof.sh,
+# which executes these instructions in debootstrapped Debian 12 roots: keep to the instructions
+# it understands (FROM, WORKDIR, COPY [--from], RUN, USER, ENV, EXPOSE, ENTRYPOINT, CMD, LABEL).
 FROM debian:12 AS build
 WORKDIR /src
 COPY . .
-RUN bash scripts/install-deps.sh \
- && cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMXTLS_BUILD_TESTS=OFF \
- && cmake --build build -j"$(nproc)" --target mxtls_exporter \
+RUN bash scripts/build.sh --build-dir=build --build-type=Release \
  && strip build/mxtls_exporter
 
 FROM debian:12-slim

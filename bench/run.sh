@@ -21,7 +21,8 @@
 #   --scale-probes=N         SCALE_PROBES       5      sequential probes of the scale domain
 #   --out=FILE               OUT                bench/results/latest.md
 #   --build                  BUILD=1            configure and build both binaries first, in
-#                                               BUILD_DIR (build) with -DMXTLS_BUILD_BENCH=ON
+#                                               BUILD_DIR (build) with the tests and
+#                                               -DMXTLS_BUILD_BENCH=ON (RelWithDebInfo)
 #   --keep                   KEEP=1             keep the work directory (configs, logs, JSON)
 set -euo pipefail
 
@@ -88,7 +89,11 @@ if [[ $BUILD == 1 ]]; then
   grep -q 'add_subdirectory(bench)' "$REPO/CMakeLists.txt" ||
     die "the top-level CMakeLists.txt does not add bench/ (see bench/README.md, Building)"
   log "building mxtls_exporter and mxtls_bench_fixture in $BUILD_DIR"
-  cmake -S "$REPO" -B "$BUILD_DIR" -DMXTLS_BUILD_BENCH=ON >&2
+  # Every option the benchmark depends on, whatever configured BUILD_DIR before (scripts/run.sh
+  # turns the tests off; the fixture is built from the test support library): an optimised,
+  # unsanitised build with the tests and the bench tools.
+  cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMXTLS_SANITIZE=OFF \
+    -DMXTLS_BUILD_TESTS=ON -DMXTLS_BUILD_BENCH=ON >&2
   cmake --build "$BUILD_DIR" --target mxtls_exporter mxtls_bench_fixture -j"$(nproc)" >&2
 fi
 

@@ -18,6 +18,13 @@ std::string FlagsUsage() {
   --log.format=FORMAT           logfmt or json (default logfmt)
   --version                     print the version and exit
   --help                        print this text and exit
+
+HTTP: /probe?target=DOMAIN[&module=NAME][&debug=true] probes one domain; /metrics, the
+exporter's own metrics; / lists the targets; /-/healthy; POST /-/reload.
+Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT shut down cleanly.
+Exit status: 0 on a clean stop or a valid --config.check, 1 for an invalid configuration or a
+failure to start, 2 for bad flags.
+See mxtls_exporter(1) and /usr/share/doc/mxtls_exporter/README.md.
 )";
 }
 

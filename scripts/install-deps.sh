@@ -9,8 +9,9 @@ build_pkgs=(g++ cmake make pkg-config git prometheus-cpp-dev libssl-dev libc-are
 # unbound (validating resolver) and ldnsutils (ldns-keygen, ldns-signzone, drill): tests/e2e/dane_e2e.sh
 # chromium (headless browser for the status page): tests/e2e/status_page_e2e.sh
 # python3-jsonschema: tests validate `check --output=json` against docs/check-output.schema.json
+# systemd (systemd-analyze verify) and groff-base (man page warnings): the install test
 test_pkgs=(curl iproute2 openssl python3 python3-jsonschema prometheus prometheus-alertmanager
-           postfix nginx-light nsd unbound ldnsutils chromium)
+           postfix nginx-light nsd unbound ldnsutils chromium systemd groff-base)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
