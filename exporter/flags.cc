@@ -20,7 +20,9 @@ std::string FlagsUsage() {
   --help                        print this text and exit
 
 HTTP: /probe?target=DOMAIN[&module=NAME][&debug=true] probes one domain; /metrics, the
-exporter's own metrics; / lists the targets; /-/healthy; POST /-/reload.
+exporter's own metrics; / lists the targets; /status, the last result of each target, worst
+first, and /status/DOMAIN its diagnoses; /sd, the targets for Prometheus http_sd_configs;
+/-/healthy; POST /-/reload.
 Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT shut down cleanly.
 Exit status: 0 on a clean stop or a valid --config.check, 1 for an invalid configuration or a
 failure to start, 2 for bad flags.

@@ -71,12 +71,23 @@ args=$(sed -n 's/^ARGS="\(.*\)"$/\1/p' "$prefix/etc/default/mxtls_exporter")
 
 # ---- the man page: renders cleanly, documents exactly the flags --help lists
 man=$prefix/share/man/man1/mxtls_exporter.1
-help_flags=$("$prefix/bin/mxtls_exporter" --help | grep -Eo -- '--[a-z][a-z.-]*' | LC_ALL=C sort -u)
-man_flags=$(sed 's/\\-/-/g' "$man" | grep -Eo -- '--[a-z][a-z.-]*' | sed 's/[.-]$//' | LC_ALL=C sort -u)
+# The server's flags: --help against the man page without its CHECK section; the check
+# subcommand's flags: check --help against that section.
+man_text=$(sed 's/\\-/-/g' "$man")
+flags_of() { grep -Eo -- '--[a-z][a-z.-]*' | sed 's/[.-]$//' | LC_ALL=C sort -u; }
+help_flags=$("$prefix/bin/mxtls_exporter" --help | flags_of)
+man_flags=$(sed '/^\.SH CHECK/,/^\.SH /d' <<<"$man_text" | flags_of)
 if [[ $help_flags != "$man_flags" ]]; then
   diff <(echo "$help_flags") <(echo "$man_flags") >&2 || true
   fail "the man page and --help document different flags (< --help, > man page)"
 fi
+check_help_flags=$("$prefix/bin/mxtls_exporter" check --help | flags_of)
+check_man_flags=$(sed -n '/^\.SH CHECK/,/^\.SH /p' <<<"$man_text" | flags_of)
+if [[ $check_help_flags != "$check_man_flags" ]]; then
+  diff <(echo "$check_help_flags") <(echo "$check_man_flags") >&2 || true
+  fail "the man page's CHECK section and check --help document different flags (< --help, > man page)"
+fi
+echo "man page and check --help: the same $(wc -l <<<"$check_help_flags") flags"
 echo "man page and --help: the same $(wc -l <<<"$help_flags") flags"
 if command -v groff >/dev/null; then
   warnings=$(LC_ALL=C groff -man -ww -z "$man" 2>&1)
