@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "config/domain_name.h"
+#include "exporter/check_text.h"
 #include "exporter/report_metrics.h"
 
 namespace mxtls {
@@ -119,11 +120,23 @@ HttpReply ProbeEndpoint::Handle(const ProbeParams& params) {
 
   std::string metrics_text = RenderReportMetrics(report);
   std::string log_text = params.debug ? report.log->Text() : std::string();
+  // The diagnosis, as `check` prints it (same findings, same words), for the debug view.
+  std::string findings_text;
+  if (params.debug) {
+    CheckedDomain checked;
+    WallTime now = std::chrono::system_clock::now();
+    checked.findings = Diagnose(report, now);
+    checked.alerts = PredictAlerts(report, now);
+    checked.domain_unicode = name->unicode;
+    checked.report = report;
+    findings_text = RenderCheckText(checked, TextStyle{});
+  }
   // Kept after rendering, so the copy for the page can be moved in and stripped of its
   // chains; the status page only ever reads what a probe requested here left behind.
   if (reports_ != nullptr) reports_->Record(*cfg, std::move(report), std::chrono::system_clock::now());
   if (!params.debug) return HttpReply{200, kMetricsContentType, metrics_text};
-  std::string body = "Logs for the probe:\n" + log_text +
+  std::string body = "Diagnosis (as `mxtls_exporter check` prints it):\n" + findings_text +
+                     "\n\nLogs for the probe:\n" + log_text +
                      "\n\nMetrics that would have been returned:\n" + metrics_text +
                      "\n\nModule configuration:\n" + DescribeModule(*module) +
                      "\n\nTarget (the A-label is what is probed and exported):\n" +

@@ -598,6 +598,7 @@ rules_evaluated() {
     has alert 'alertname="MxTlsCertificateNotVerified",instance="bad.e2e.test"' &&
     has alert 'alertname="MxTlsStartTlsNotOffered",instance="e2e.test"' &&
     has alert 'alertname="MxTlsMtaStsMxNotCovered",instance="e2e.test"' &&
+    has alert 'alertname="MxTlsNoSniCertificateMismatch",instance="bad.e2e.test"' &&
     ! has alert 'alertname="MxTlsExporterDown"'
 }
 wait_for 30 "rule evaluation with the scraped series" rules_evaluated || true # expects below say what is missing

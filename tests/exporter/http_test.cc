@@ -377,16 +377,22 @@ TEST_CASE("/probe answers 200 with probe metrics in the exposition format", "[ht
   CHECK_FALSE(HasMetric(res.body, "mxtls_exporter_build_info"));
 }
 
-TEST_CASE("/probe?debug=true returns the probe log, its metrics and the module", "[http]") {
+TEST_CASE("/probe?debug=true returns the diagnosis, the probe log, its metrics and the module",
+          "[http]") {
   ExporterProcess exporter(BaseConfig());
   httplib::Response res = Get(exporter, ProbePath("beta.example", "&debug=true"));
   CHECK(res.status == 200);
   CHECK(res.get_header_value("Content-Type") == "text/plain; charset=utf-8");
   INFO(res.body);
+  size_t diagnosis = res.body.find("Diagnosis (as `mxtls_exporter check` prints it)");
   size_t logs = res.body.find("Logs for the probe");
   size_t metrics = res.body.find("Metrics that would have been returned");
   size_t module = res.body.find("Module configuration");
-  CHECK(logs == 0);
+  CHECK(diagnosis == 0);
+  // The same findings as `check`: this probe fails, and the domain is named in the heading.
+  CHECK(res.body.find("beta.example", diagnosis) < logs);
+  CHECK(logs != std::string::npos);
+  CHECK(logs < metrics);
   CHECK(metrics != std::string::npos);
   CHECK(module != std::string::npos);
   CHECK(logs < metrics);
