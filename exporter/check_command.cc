@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "exporter/check_json.h"
 #include "exporter/check_text.h"
+#include "exporter/flags.h"
 #include "exporter/terminal_escape.h"
 #include "config/domain_name.h"
 #include "probes/judgement/dns_names.h"
@@ -79,14 +80,10 @@ Result<CheckFlags> ParseCheckFlags(int argc, const char* const* argv) {
       flags.domains_unicode.push_back(domain->unicode);
       continue;
     }
-    std::string name = arg.substr(2);
-    std::string value;
-    bool has_value = false;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
+    FlagArgument parsed = SplitFlagArgument(arg);
+    const std::string& name = parsed.name;
+    std::string& value = parsed.value;
+    const bool has_value = parsed.has_value;
     if (name == "help") {
       flags.help = true;
       continue;

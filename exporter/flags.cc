@@ -52,6 +52,17 @@ bool SplitListenAddress(const std::string& text, std::string* host, int* port) {
   return true;
 }
 
+FlagArgument SplitFlagArgument(const std::string& arg) {
+  FlagArgument out;
+  out.name = arg.substr(2);
+  if (size_t eq = out.name.find('='); eq != std::string::npos) {
+    out.value = out.name.substr(eq + 1);
+    out.name.resize(eq);
+    out.has_value = true;
+  }
+  return out;
+}
+
 Result<Flags> ParseFlags(int argc, const char* const* argv) {
   Flags flags;
   bool listen_set = false;
@@ -60,14 +71,10 @@ Result<Flags> ParseFlags(int argc, const char* const* argv) {
     if (arg.rfind("--", 0) != 0) {
       return Status::Error("bad_flag", "unexpected argument \"" + arg + "\"");
     }
-    std::string name = arg.substr(2);
-    std::string value;
-    bool has_value = false;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
+    FlagArgument parsed = SplitFlagArgument(arg);
+    const std::string& name = parsed.name;
+    std::string& value = parsed.value;
+    const bool has_value = parsed.has_value;
     auto take_value = [&]() -> bool {
       if (has_value) return true;
       if (i + 1 >= argc) return false;

@@ -21,6 +21,14 @@ struct Flags {
   bool help = false;
 };
 
+// One "--name" or "--name=value" argument split into its parts ("--" already checked).
+struct FlagArgument {
+  std::string name;
+  std::string value;
+  bool has_value = false;  // the value came with "=" (else it may be the next argument)
+};
+FlagArgument SplitFlagArgument(const std::string& arg);
+
 // Accepts "--name=value" and "--name value". Unknown flags are errors.
 Result<Flags> ParseFlags(int argc, const char* const* argv);
 std::string FlagsUsage();

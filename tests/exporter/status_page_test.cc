@@ -205,8 +205,8 @@ TEST_CASE("/sd lists the configured targets by module", "[status][sd][integratio
   CHECK(sd.status == 200);
   CHECK(sd.content_type == "application/json");
   CHECK(sd.body ==
-        "[\n  {\"targets\": [\"good.test\", \"hostile.test\", \"quiet.test\"], \"labels\": "
-        "{\"__meta_mxtls_module\": \"default\"}}\n]\n");
+        "[{\"labels\":{\"__meta_mxtls_module\":\"default\"},"
+        "\"targets\":[\"good.test\",\"hostile.test\",\"quiet.test\"]}]\n");
 }
 
 // In-process: the same hostile world probed by the engine itself, so the page can be held

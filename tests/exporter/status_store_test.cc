@@ -80,11 +80,8 @@ TEST_CASE("/sd groups the targets by module, exact JSON", "[status][sd]") {
       "targets:\n  - domain: b.test\n    module: strict\n  - domain: A.test.\n"
       "  - domain: c.test\n");
   CHECK(RenderServiceDiscovery(cfg) ==
-        "[\n"
-        "  {\"targets\": [\"a.test\", \"c.test\"], \"labels\": {\"__meta_mxtls_module\": "
-        "\"default\"}},\n"
-        "  {\"targets\": [\"b.test\"], \"labels\": {\"__meta_mxtls_module\": \"strict\"}}\n"
-        "]\n");
+        "[{\"labels\":{\"__meta_mxtls_module\":\"default\"},\"targets\":[\"a.test\",\"c.test\"]},"
+        "{\"labels\":{\"__meta_mxtls_module\":\"strict\"},\"targets\":[\"b.test\"]}]\n");
   CHECK(RenderServiceDiscovery(ConfigWith("")) == "[]\n");
 }
 
