@@ -276,11 +276,16 @@ dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f='${db:Status-Abbrev} ${Package}
 added=$(comm -13 "$WORK/base-packages.txt" "$WORK/runtime-packages.txt" | tr '\n' ' ')
 log "packages the runtime stage added to the Debian 12 minbase: $added"
 # apt marks what it was asked for as manually installed and the rest as dependencies: the
-# packages marked manual beyond the base are exactly the ones the stage lists.
+# packages marked manual beyond the base are exactly the ones the stage lists, less those the
+# base already has (libidn2-0 is in every Debian root: apt needs it; listing it keeps the
+# image right should that change). Every listed package is installed.
 manual=$(comm -23 <(chroot "$ROOT" apt-mark showmanual | sort) "$WORK/base-packages.txt" | tr '\n' ' ')
-listed=$(printf '%s\n' "${LISTED[@]}" | sort | tr '\n' ' ')
-[[ $manual == "$listed" ]] || die "packages installed on purpose: '$manual'; the Dockerfile lists: '$listed'"
-log "installed on purpose: $manual(exactly the listed packages)"
+listed_sorted=$(printf '%s\n' "${LISTED[@]}" | sort)
+listed=$(comm -23 <(echo "$listed_sorted") "$WORK/base-packages.txt" | tr '\n' ' ')
+[[ $manual == "$listed" ]] || die "packages installed on purpose: '$manual'; the Dockerfile lists beyond the base: '$listed'"
+missing=$(comm -23 <(echo "$listed_sorted") "$WORK/runtime-packages.txt" | tr '\n' ' ')
+[[ -z $missing ]] || die "listed in the Dockerfile but not installed: $missing"
+log "installed on purpose: $manual(exactly the listed packages not already in the base; all listed installed)"
 for p in g++ gcc cpp cmake make git pkg-config libssl-dev catch2 prometheus-cpp-dev; do
   grep -qx "$p" "$WORK/runtime-packages.txt" && die "build package $p is in the runtime root"
 done
