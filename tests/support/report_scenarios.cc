@@ -169,6 +169,16 @@ EndpointReport& EndpointAt(DomainReport& report, const std::string& address) {
   throw std::logic_error("no endpoint " + address);
 }
 
+// The endpoint got no TLS session: no handshake facts, certificates or TLS observations.
+void ForgetTls(EndpointReport& e) {
+  e.tls_version.clear();
+  e.cert.reset();
+  e.no_sni.reset();
+  e.tls_versions.reset();
+  e.key_type_sessions.clear();
+  e.held_certs.clear();
+}
+
 MxHostReport& HostNamed(DomainReport& report, const std::string& host) {
   for (auto& h : report.mx_hosts) {
     if (h.host == host) return h;
@@ -265,12 +275,7 @@ const std::vector<Scenario>& Scenarios() {
          EndpointReport& e = EndpointAt(r, "2001:db8::1");
          e.starttls_offered = false;
          e.handshake_ok.reset();
-         e.tls_version.clear();
-         e.cert.reset();
-         e.no_sni.reset();
-         e.tls_versions.reset();
-         e.key_type_sessions.clear();
-         e.held_certs.clear();
+         ForgetTls(e);
          e.failure_stage = "starttls";
          e.failure_reason = "no_starttls";
          e.dane_check.authenticated = false;
@@ -282,12 +287,7 @@ const std::vector<Scenario>& Scenarios() {
        [](DomainReport& r) {
          EndpointReport& e = EndpointAt(r, "192.0.2.2");
          e.handshake_ok = false;
-         e.tls_version.clear();
-         e.cert.reset();
-         e.no_sni.reset();
-         e.tls_versions.reset();
-         e.key_type_sessions.clear();
-         e.held_certs.clear();
+         ForgetTls(e);
          e.failure_stage = "handshake";
          e.failure_reason = "handshake";
          e.failure_message = "sslv3 alert handshake failure";
