@@ -182,7 +182,8 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
   }
   RejectUnknownKeys(node, field,
                     {"smtp", "timeout", "timeouts", "ip_families", "tls", "mta_sts", "dane",
-                     "reverse_dns", "max_mx_hosts", "max_addresses_per_mx"});
+                     "reverse_dns", "max_mx_hosts", "max_addresses_per_mx",
+                     "endpoint_reuse_window"});
   if (const auto smtp = node["smtp"]) {
     std::string f = Join(field, "smtp");
     RejectUnknownKeys(smtp, f, {"port", "ehlo_name"});
@@ -288,6 +289,11 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
     m.max_addresses_per_mx = static_cast<int>(
         DecodeInt(node["max_addresses_per_mx"], Join(field, "max_addresses_per_mx"), 1, 64));
   }
+  if (node["endpoint_reuse_window"]) {
+    m.endpoint_reuse_window =
+        DecodeDuration(node["endpoint_reuse_window"], Join(field, "endpoint_reuse_window"),
+                       Duration(0), std::chrono::hours(1));
+  }
   return m;
 }
 
@@ -295,7 +301,20 @@ Config Decode(const YAML::Node& root, const std::string& source, const Environme
   Config c;
   c.source = source;
   if (root.IsNull()) Fail(root, "(top level)", "the file is empty");
-  RejectUnknownKeys(root, "", {"dns", "modules", "targets", "allow_unlisted_targets"});
+  RejectUnknownKeys(root, "",
+                    {"dns", "engine", "modules", "targets", "allow_unlisted_targets"});
+
+  if (const auto engine = root["engine"]) {
+    RejectUnknownKeys(engine, "engine", {"max_sessions", "max_sessions_per_address"});
+    if (engine["max_sessions"]) {
+      c.engine.max_sessions = static_cast<int>(
+          DecodeInt(engine["max_sessions"], "engine.max_sessions", 1, 100000));
+    }
+    if (engine["max_sessions_per_address"]) {
+      c.engine.max_sessions_per_address = static_cast<int>(DecodeInt(
+          engine["max_sessions_per_address"], "engine.max_sessions_per_address", 1, 1000));
+    }
+  }
 
   if (const auto dns = root["dns"]) {
     RejectUnknownKeys(dns, "dns", {"resolvers", "timeout", "attempts", "dnssec_check_name"});

@@ -76,6 +76,21 @@ struct ModuleConfig {
   ReverseDnsSettings reverse_dns;
   int max_mx_hosts = 10;
   int max_addresses_per_mx = 4;
+  // How long one endpoint's main session (SNI = MX name) is reused by other domains whose MX
+  // is the same host on the same address (0: never; concurrent probes still share one
+  // session). Shorter than any scrape interval, so that a domain probed alone still gets a
+  // fresh session at every scrape; only domains sharing an endpoint share its session.
+  Duration endpoint_reuse_window{std::chrono::seconds(30)};
+};
+
+// Limits of the probe engine as a whole (top-level `engine:`).
+struct EngineConfig {
+  // SMTP sessions in flight at once, every kind counted (main, no-SNI, version, key type,
+  // DANE SNI). Bounds sockets and memory.
+  int max_sessions = 1000;
+  // SMTP sessions in flight at once to one address: many mail servers (postscreen, anvil)
+  // ban clients that open many connections.
+  int max_sessions_per_address = 4;
 };
 
 struct ResolverAddress {
@@ -110,6 +125,7 @@ struct TargetConfig {
 struct Config {
   std::string source;  // file the config came from (for messages)
   DnsConfig dns;
+  EngineConfig engine;
   std::map<std::string, ModuleConfig> modules;
   std::vector<TargetConfig> targets;
   // When false (the default) /probe refuses domains not listed in `targets`: the exporter

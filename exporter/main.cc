@@ -87,6 +87,14 @@ int RealMain(int argc, char** argv) {
   // background, so that an unreachable resolver does not delay serving) and after every
   // good reload, and say so on /metrics and in the log.
   ProbeEngine* probe_engine = engine.value().get();
+  metrics.SetEngineStatsSource([probe_engine] {
+    SelfMetrics::EngineStats stats;
+    stats.endpoint_cache_hits = probe_engine->endpoint_cache_hits();
+    stats.endpoint_cache_misses = probe_engine->endpoint_cache_misses();
+    stats.sessions_in_flight = probe_engine->sessions_in_flight();
+    stats.sessions_waiting = probe_engine->sessions_waiting();
+    return stats;
+  });
   metrics.SetResolverValidationSource([&store, probe_engine] {
     return probe_engine->LastResolverValidation(store.Current()->dns);
   });

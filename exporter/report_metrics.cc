@@ -399,6 +399,15 @@ void WriteEndpointExtras(Writer& w, const Labels& ep, const EndpointReport& e) {
   w.Set("mxtls_endpoint_smtp_sessions",
         "SMTP sessions this probe opened to the endpoint (cached observations not counted).", ep,
         e.sessions_opened);
+  w.Set("mxtls_endpoint_session_reused",
+        "1 when the endpoint's main session was shared with another domain's probe of the same "
+        "endpoint (endpoint_reuse_window) instead of opened for this probe; its phase timings "
+        "are then that session's.",
+        ep, e.session_reused ? 1 : 0);
+  w.Set("mxtls_endpoint_session_age_seconds",
+        "Age of the endpoint's main session observation: 0 for a session of this probe, the "
+        "time since the shared session ended when it was reused.",
+        ep, e.session_age_seconds);
 }
 
 void WriteVerdict(Writer& w, const Labels& ep, const char* sender, const SenderVerdict& v) {

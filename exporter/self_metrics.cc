@@ -152,16 +152,53 @@ void SelfMetrics::SetResolverValidationSource(std::function<std::optional<bool>(
   resolver_validation_source_ = std::move(source);
 }
 
+void SelfMetrics::SetEngineStatsSource(std::function<EngineStats()> source) {
+  std::lock_guard<std::mutex> lock(source_mu_);
+  engine_stats_source_ = std::move(source);
+}
+
 std::string SelfMetrics::Render() {
+  std::vector<prometheus::MetricFamily> engine_families;
   {
     std::lock_guard<std::mutex> lock(source_mu_);
     std::optional<bool> validates;
     if (resolver_validation_source_) validates = resolver_validation_source_();
     if (validates) resolver_validating_->Add({}).Set(*validates ? 1 : 0);
+    if (engine_stats_source_) {
+      const EngineStats stats = engine_stats_source_();
+      // The engine owns the counts; they are rendered as they stand, not mirrored into the
+      // registry, so they can never drift from the engine's.
+      prometheus::MetricFamily cache;
+      cache.name = "mxtls_exporter_endpoint_cache_requests_total";
+      cache.help =
+          "Main endpoint sessions asked for by domain probes, by result: hit (shared with "
+          "another domain's probe of the same endpoint, kept within endpoint_reuse_window or "
+          "still running) or miss (opened for this probe).";
+      cache.type = prometheus::MetricType::Counter;
+      for (const auto& [result, value] :
+           {std::pair<const char*, uint64_t>{"hit", stats.endpoint_cache_hits},
+            {"miss", stats.endpoint_cache_misses}}) {
+        prometheus::ClientMetric m;
+        m.label.push_back({"result", result});
+        m.counter.value = static_cast<double>(value);
+        cache.metric.push_back(m);
+      }
+      engine_families.push_back(std::move(cache));
+      engine_families.push_back(GaugeFamily(
+          "mxtls_exporter_smtp_sessions_in_flight",
+          "SMTP sessions holding a slot under engine.max_sessions and "
+          "engine.max_sessions_per_address.",
+          stats.sessions_in_flight));
+      engine_families.push_back(GaugeFamily(
+          "mxtls_exporter_smtp_sessions_waiting",
+          "SMTP sessions waiting for a slot under the engine's session limits.",
+          static_cast<double>(stats.sessions_waiting)));
+    }
   }
   reload_ok_->Set(store_->last_reload_successful() ? 1 : 0);
   reload_ts_->Set(store_->last_success_timestamp_seconds());
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (auto& f : engine_families) families.push_back(std::move(f));
   for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -2,6 +2,7 @@
 // result and their durations, and process metrics. Probe targets' metrics never appear here.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,15 @@ class SelfMetrics {
   // at start, on reload, and when probes re-check); nullopt leaves the gauge out.
   void SetResolverValidationSource(std::function<std::optional<bool>()> source);
 
+  // What the probe engine counts, read at every /metrics render.
+  struct EngineStats {
+    uint64_t endpoint_cache_hits = 0;    // main sessions shared with another domain's probe
+    uint64_t endpoint_cache_misses = 0;  // main sessions opened
+    int sessions_in_flight = 0;          // SMTP sessions holding a slot under engine limits
+    size_t sessions_waiting = 0;         // SMTP sessions waiting for a slot
+  };
+  void SetEngineStatsSource(std::function<EngineStats()> source);
+
   // The exposition text for /metrics.
   std::string Render();
 
@@ -43,6 +53,7 @@ class SelfMetrics {
   prometheus::Family<prometheus::Gauge>* resolver_validating_;
   std::mutex source_mu_;
   std::function<std::optional<bool>()> resolver_validation_source_;
+  std::function<EngineStats()> engine_stats_source_;
   prometheus::Family<prometheus::Counter>* probes_total_;
   prometheus::Family<prometheus::Histogram>* probe_duration_;
   prometheus::Family<prometheus::Counter>* http_requests_;

@@ -76,6 +76,8 @@ struct DomainJob {
   SharedX509Store trust;
   const Clock* clock = nullptr;
   FactCache* cache = nullptr;
+  EndpointSessionCache* endpoint_sessions = nullptr;
+  SessionLimiter* limiter = nullptr;
   ProbeEngine* engine = nullptr;
   DomainReport report;
   double address_dns_seconds = 0;
@@ -154,7 +156,58 @@ EndpointSpec SpecFor(const DomainJob& job, const MxHostReport& host, const std::
   spec.ehlo_name = module.smtp.ehlo_name;
   spec.timeouts = module.timeouts;
   spec.deadline = job.task.deadline;
+  spec.limiter = job.limiter;
   return spec;
+}
+
+// The main session of one endpoint, shared with the probes of other domains whose MX is the
+// same endpoint (EndpointSessionCache). A shared session's dialogue facts and phase timings
+// are the original's; its certificate is judged again here, with this probe's trust store and
+// clock, and the verdicts are this probe's (ComputeVerdicts in Finish).
+asio::awaitable<EndpointReport> MainSession(std::shared_ptr<DomainJob> job, EndpointSpec spec) {
+  const std::chrono::milliseconds window =
+      std::chrono::duration_cast<std::chrono::milliseconds>(job->task.module->endpoint_reuse_window);
+  EndpointEnv env = MakeEndpointEnv(*job);
+  // Named, not temporaries in the co_await expression (GCC 12 coroutine bugs).
+  std::string key = EndpointSessionCache::Key(spec);
+  std::string consumer = job->report.domain + "|" + job->report.module;
+  std::function<asio::awaitable<EndpointReport>()> run = [spec, env]() {
+    return ProbeSmtpEndpoint(spec, env);
+  };
+  EndpointSessionCache::Observation seen =
+      co_await job->endpoint_sessions->Obtain(key, consumer, window, spec.deadline, std::move(run));
+  const std::string who = spec.mx + " [" + spec.address + "]:" + std::to_string(spec.port);
+  if (!seen.reused) co_return *seen.session;
+  if (!seen.session) {
+    EndpointReport r;
+    r.mx = spec.mx;
+    r.address = spec.address;
+    r.family = spec.family;
+    r.session_reused = true;
+    r.failure_stage = "connect";
+    r.failure_reason = "timeout";
+    r.failure_message =
+        "waited for the session another probe opened to this endpoint; it did not end by this "
+        "probe's deadline";
+    Log(*job, who + ": " + r.failure_message);
+    co_return r;
+  }
+  EndpointReport r = *seen.session;
+  r.mx = spec.mx;
+  r.family = spec.family;
+  r.sessions_opened = 0;
+  r.session_reused = true;
+  r.session_age_seconds = std::max(0.0, SecondsSince(seen.observed_at));
+  r.cert.reset();
+  if (r.chain) {
+    r.cert = JudgeCertificate(ChainPointers(*r.chain), job->trust.get(), spec.mx, job->clock->Now());
+  }
+  Log(*job, who + ": reused the session another probe of this endpoint ended " +
+                std::to_string(r.session_age_seconds) + "s ago (" +
+                (r.failure_reason.empty() ? "TLS " + r.tls_version
+                                          : r.failure_stage + " failed: " + r.failure_reason) +
+                ")");
+  co_return r;
 }
 
 // Spawns the SNI session of every address of one MX host and, unless a recent one is
@@ -166,7 +219,7 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
   auto spawn = [&](const std::string& address, const char* family) {
     EndpointSpec spec = SpecFor(*job, host, address, family);
     join->Add();
-    asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(spec, MakeEndpointEnv(*job)),
+    asio::co_spawn(job->loop->ctx, MainSession(job, spec),
                    [job, join, spec](std::exception_ptr e, EndpointReport r) {
                      if (e) {
                        r = InternalErrorReport(spec, e);
@@ -803,6 +856,9 @@ ProbeEngine::~ProbeEngine() {
   for (auto& loop : loops_) {
     if (loop->thread.joinable()) loop->thread.join();
   }
+  // Waiters hold timers of the loops: gone before the loops are.
+  limiter_.Close();
+  endpoint_sessions_.Clear();
   // Resolvers go before their io_context; the loops' destructors take care of the order
   // (members are destroyed in reverse: resolvers first, then the context).
   loops_.clear();
@@ -901,6 +957,7 @@ ValidationCheck ProbeEngine::CheckResolverValidation(const config::DnsConfig& dn
 DomainReport ProbeEngine::Probe(const ProbeTask& task) {
   Result<SharedX509Store> trust = TrustStore(task.module->tls.ca_file);
   if (!trust.ok()) return FailedReport(task, "tls_setup", trust.status().message());
+  limiter_.SetLimits(task.config->engine.max_sessions, task.config->engine.max_sessions_per_address);
 
   Loop* loop = loops_[next_loop_++ % loops_.size()].get();
   auto job = std::make_shared<DomainJob>();
@@ -910,6 +967,8 @@ DomainReport ProbeEngine::Probe(const ProbeTask& task) {
   job->trust = trust.value();
   job->clock = clock_;
   job->cache = &cache_;
+  job->endpoint_sessions = &endpoint_sessions_;
+  job->limiter = &limiter_;
   job->engine = this;
   job->version_contexts = &version_contexts_;
   job->report.domain = task.domain;

@@ -20,7 +20,9 @@
 #include "common/status.h"
 #include "probes/domain_prober.h"
 #include "probes/dns_resolver.h"
+#include "probes/endpoint_cache.h"
 #include "probes/fact_cache.h"
+#include "probes/session_limiter.h"
 #include "probes/tls_variant_probe.h"
 
 namespace mxtls {
@@ -59,6 +61,14 @@ class ProbeEngine final : public DomainProber {
   // modification time so that a reload picks up a rotated CA file.
   Result<SharedX509Store> TrustStore(const std::string& ca_file);
 
+  // The main-session cache shared by domains whose MX is the same endpoint: callers served
+  // by a kept or in-flight session, and callers that opened their own.
+  uint64_t endpoint_cache_hits() const { return endpoint_sessions_.hits(); }
+  uint64_t endpoint_cache_misses() const { return endpoint_sessions_.misses(); }
+  // SMTP sessions holding a slot under the engine limits, and sessions waiting for one.
+  int sessions_in_flight() const { return limiter_.in_flight(); }
+  size_t sessions_waiting() const { return limiter_.waiting(); }
+
   // One event loop and the c-ares channels used on it. Only touched on its own thread,
   // except for construction and destruction.
   struct Loop;
@@ -87,6 +97,11 @@ class ProbeEngine final : public DomainProber {
   };
   std::map<std::string, Validation> resolver_validates_;  // by ResolverKey + check name
   FactCache cache_;
+  EndpointSessionCache endpoint_sessions_;
+  // Limits come from the configuration of the latest probe (Probe sets them), so a reload
+  // applies them without a restart.
+  SessionLimiter limiter_{config::EngineConfig{}.max_sessions,
+                          config::EngineConfig{}.max_sessions_per_address};
 };
 
 }  // namespace mxtls

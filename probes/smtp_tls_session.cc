@@ -1,5 +1,7 @@
 #include "probes/smtp_tls_session.h"
 
+#include "probes/session_limiter.h"
+
 #include <openssl/err.h>
 
 #include <asio/ip/tcp.hpp>
@@ -172,6 +174,23 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
     outcome.client_unsupported = true;
     fail("handshake", prepared.reason(), prepared.message());
     co_return outcome;
+  }
+
+  // A slot under the engine's session limits, held until the session ends (`slot` is
+  // destroyed with the coroutine frame). The wait is not a phase: the server never saw it.
+  SessionLimiter::Slot slot;
+  if (spec.limiter != nullptr) {
+    const auto queued_at = std::chrono::steady_clock::now();
+    slot = co_await spec.limiter->Acquire(spec.address, spec.deadline);
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - queued_at).count();
+    if (!slot) {
+      fail("connect", "queue_timeout",
+           "no session slot for " + spec.address + " before the probe deadline (waited " +
+               std::to_string(waited) + "s behind other sessions)");
+      co_return outcome;
+    }
+    if (waited >= 0.001) log("waited " + std::to_string(waited) + "s for a session slot");
   }
 
   // Connect.

@@ -20,6 +20,8 @@
 
 namespace mxtls {
 
+class SessionLimiter;
+
 struct EndpointSpec {
   std::string mx;       // as published; the name the certificate must match
   std::string address;  // numeric IPv4 or IPv6
@@ -29,6 +31,10 @@ struct EndpointSpec {
   std::string ehlo_name;
   config::PhaseTimeouts timeouts;
   std::chrono::steady_clock::time_point deadline;
+  // Where the session takes its slot before connecting (null: no limit). Borrowed: it must
+  // outlive the session. A session that gets no slot by `deadline` fails at stage "connect"
+  // with reason "queue_timeout" and counts as not opened.
+  SessionLimiter* limiter = nullptr;
 };
 
 // How one session's handshake differs from the main one.

@@ -196,6 +196,16 @@ const std::vector<Diagnosis> kDiagnoses = {
      "nobody can connect", "a malformed address record", "fix the A/AAAA record of {mx}"},
     {"connect", "internal_error", "the prober could not try {address} ({detail})",
      "unknown", "an internal error of the prober", "check the exporter's log"},
+    {"connect", "queue_timeout",
+     "the prober never got to connect to {address}: its own session limits (engine.max_sessions, "
+     "engine.max_sessions_per_address) kept this session waiting until the probe's deadline",
+     "unknown: nothing was sent to the server, so nothing is known about it from this probe",
+     "more sessions to this address (or in total) than the exporter's limits can serve within "
+     "one probe timeout: many domains on one mail host, a slow greeting there, or too short a "
+     "module timeout",
+     "raise engine.max_sessions_per_address only if the server allows it (postscreen and anvil "
+     "ban aggressive clients); otherwise lengthen the module timeout and scrape_timeout, keep "
+     "endpoint_reuse_window on so domains on one host share a session, or shard targets"},
     {"greeting", "greeting_421", "the server answers 421 instead of a greeting: {detail}",
      "senders that get the same defer; usually only the prober",
      "a 421 greeting usually means the prober's address is listed (DNSBL, postscreen) or the "

@@ -186,6 +186,13 @@ struct EndpointReport {
   // Every SMTP session opened to this address by this probe (main, no-SNI, versions, key
   // types, DANE SNI), cached ones not counted.
   int sessions_opened = 0;
+  // The main session was not this probe's own: another domain's probe of the same endpoint
+  // (address, port, SNI, EHLO name, timeouts) ran it, within the module's
+  // endpoint_reuse_window or while this probe waited for it. Its dialogue facts and phase
+  // timings are that session's, observed session_age_seconds ago; the certificate and the
+  // verdicts are judged again for this probe (its trust store, its clock).
+  bool session_reused = false;
+  double session_age_seconds = 0;
   std::optional<TlsVersionsReport> tls_versions;  // when checked
   std::vector<KeyTypeSession> key_type_sessions;  // when checked
   // Every distinct certificate seen on this endpoint (all sessions), earliest expiry first.

@@ -249,5 +249,30 @@ TEST_CASE("durations parse in Prometheus syntax", "[config]") {
   }
 }
 
+TEST_CASE("engine limits and the endpoint reuse window decode", "[config][engine]") {
+  auto defaults = ParseConfig("targets:\n  - domain: example.org\n", "t.yml", TestEnv());
+  REQUIRE(defaults.ok());
+  CHECK(defaults->engine.max_sessions == 1000);
+  CHECK(defaults->engine.max_sessions_per_address == 4);
+  CHECK(defaults->FindModule("default")->endpoint_reuse_window == std::chrono::seconds(30));
+
+  auto cfg = ParseConfig(
+      "engine:\n  max_sessions: 50\n  max_sessions_per_address: 2\n"
+      "modules:\n  default:\n    endpoint_reuse_window: 0s\n"
+      "targets:\n  - domain: example.org\n",
+      "t.yml", TestEnv());
+  REQUIRE(cfg.ok());
+  CHECK(cfg->engine.max_sessions == 50);
+  CHECK(cfg->engine.max_sessions_per_address == 2);
+  CHECK(cfg->FindModule("default")->endpoint_reuse_window == std::chrono::seconds(0));
+
+  auto unknown = ParseConfig("engine:\n  max_session: 5\n", "t.yml", TestEnv());
+  REQUIRE(!unknown.ok());
+  CHECK(unknown.status().message().find("engine.max_session") != std::string::npos);
+  auto zero = ParseConfig("engine:\n  max_sessions_per_address: 0\n", "t.yml", TestEnv());
+  REQUIRE(!zero.ok());
+  CHECK(zero.status().message().find("engine.max_sessions_per_address") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace mxtls::config

@@ -1,5 +1,7 @@
 #include "tests/support/mail_world.h"
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 #include <httplib.h>
 #include <stdlib.h>
@@ -68,7 +70,7 @@ std::string MailWorld::ConfigYaml(const std::string& module_extra,
   if (https_port_ != 0) {
     yaml += "    mta_sts:\n      port: " + std::to_string(https_port_) + "\n";
   }
-  yaml += module_extra + "allow_unlisted_targets: true\n";
+  yaml += module_extra + "allow_unlisted_targets: true\n" + top_extra;
   return yaml;
 }
 
@@ -101,6 +103,24 @@ ParsedMetrics MailWorld::Probe(const std::string& domain, const std::string& scr
     *debug = d->body;
   }
   return ParsedMetrics(res->body);
+}
+
+std::vector<std::string> MailWorld::ProbeConcurrently(const std::vector<std::string>& domains,
+                                                      const std::string& scrape_timeout) {
+  std::vector<std::string> bodies(domains.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < domains.size(); ++i) {
+    // No Catch macros here: they are not thread-safe.
+    threads.emplace_back([this, i, &domains, &bodies, &scrape_timeout] {
+      auto client = exporter_->NewClient();
+      client->set_read_timeout(60, 0);
+      httplib::Headers headers{{"X-Prometheus-Scrape-Timeout-Seconds", scrape_timeout}};
+      auto res = client->Get(("/probe?target=" + domains[i]).c_str(), headers);
+      if (res && res->status == 200) bodies[i] = res->body;
+    });
+  }
+  for (auto& t : threads) t.join();
+  return bodies;
 }
 
 void MailWorld::Reload() {

@@ -65,11 +65,19 @@ class MailWorld {
   ParsedMetrics Probe(const std::string& domain, const std::string& scrape_timeout = "10",
                       std::string* debug = nullptr);
 
+  // GET /probe for every domain at once, one thread and connection each; returns the bodies in
+  // the order given ("" for a request that failed). Safe to call with Catch assertions after.
+  std::vector<std::string> ProbeConcurrently(const std::vector<std::string>& domains,
+                                             const std::string& scrape_timeout = "10");
+
   TestPki pki;
   DnsFixtureServer dns;
   // YAML appended under the config's dns: key (2-space indent), e.g.
   // "  dnssec_check_name: signed.test\n". Set before Start.
   std::string dns_extra;
+  // YAML appended at the config's top level, e.g. "engine:\n  max_sessions_per_address: 2\n".
+  // Set before Start.
+  std::string top_extra;
 
  private:
   std::string ConfigYaml(const std::string& module_extra, const std::string& tls_extra) const;

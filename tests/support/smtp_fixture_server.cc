@@ -520,6 +520,7 @@ class SmtpFixtureServer::Session {
   }
 
   void Quit() {
+    server_->EndActive(record_);
     if (!Write("221 2.0.0 Bye\r\n")) return;
     Record([](SessionRecord& r) { r.quit = true; });
     if (ssl_) {
@@ -633,6 +634,11 @@ const std::string& SmtpFixtureServer::address() const { return tcp_->address(); 
 uint16_t SmtpFixtureServer::port() const { return tcp_->port(); }
 size_t SmtpFixtureServer::connection_count() const { return tcp_->connection_count(); }
 
+size_t SmtpFixtureServer::max_concurrent_sessions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_live_;
+}
+
 std::vector<SessionRecord> SmtpFixtureServer::sessions() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<SessionRecord> out;
@@ -650,6 +656,11 @@ void SmtpFixtureServer::Update(SessionRecord* record,
                                const std::function<void(SessionRecord&)>& change) {
   std::lock_guard<std::mutex> lock(mu_);
   change(*record);
+}
+
+void SmtpFixtureServer::EndActive(const SessionRecord* record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_.erase(record);
 }
 
 SslCtxPtr SmtpFixtureServer::BuildContext(const CertEntry& entry) const {
@@ -689,6 +700,8 @@ void SmtpFixtureServer::Serve(int fd) {
     std::lock_guard<std::mutex> lock(mu_);
     records_.push_back(record);
     record->id = records_.size();
+    active_.insert(record.get());
+    max_live_ = std::max(max_live_, active_.size());
   }
   try {
     Session(this, fd, record.get()).Run();
@@ -699,6 +712,7 @@ void SmtpFixtureServer::Serve(int fd) {
     std::lock_guard<std::mutex> lock(mu_);
     record->finished = true;
     ++finished_;
+    active_.erase(record.get());
   }
   cv_.notify_all();
 }

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -227,6 +228,11 @@ class SmtpFixtureServer {
   size_t connection_count() const;
   // Snapshots of every session so far, in accept order (live ones have finished == false).
   std::vector<SessionRecord> sessions() const;
+  // The most sessions that were open at the same time, each counted from accept until the
+  // client's QUIT arrived or the connection ended, whichever came first: the part of a session
+  // its client certainly still held (the server's own teardown after a QUIT may overlap the
+  // client's next connection).
+  size_t max_concurrent_sessions() const;
   // Waits until `n` sessions have finished. False on timeout.
   bool WaitForSessions(size_t n, std::chrono::milliseconds timeout) const;
 
@@ -242,6 +248,8 @@ class SmtpFixtureServer {
   void Serve(int fd);
   // Applies `change` to `record` under mu_.
   void Update(SessionRecord* record, const std::function<void(SessionRecord&)>& change);
+  // Ends `record`'s count in max_concurrent_sessions (idempotent).
+  void EndActive(const SessionRecord* record);
 
   const SmtpFixtureOptions options_;
   std::vector<TlsContext> contexts_;  // immutable after construction
@@ -252,6 +260,8 @@ class SmtpFixtureServer {
   mutable std::condition_variable cv_;
   std::vector<std::shared_ptr<SessionRecord>> records_;  // guarded by mu_
   size_t finished_ = 0;                                  // guarded by mu_
+  std::set<const SessionRecord*> active_;                // guarded by mu_
+  size_t max_live_ = 0;                                  // guarded by mu_
 
   // Last: it starts accepting when built and must be gone before the members above.
   std::unique_ptr<RawTcpFixture> tcp_;
