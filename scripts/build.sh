@@ -26,6 +26,6 @@ for arg in "$@"; do
 done
 
 bash scripts/install-deps.sh
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DMXTLS_SANITIZE=OFF \
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DMXTLS_SANITIZE=OFF -DMXTLS_TSAN=OFF \
   -DMXTLS_BUILD_TESTS=OFF -DMXTLS_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build_dir" -j"$(nproc)" --target mxtls_exporter
