@@ -70,6 +70,9 @@ class MailWorld {
   // YAML appended under the config's dns: key (2-space indent), e.g.
   // "  dnssec_check_name: signed.test\n". Set before Start.
   std::string dns_extra;
+  // YAML appended under the default module's mta_sts: key (6-space indent), e.g.
+  // "      refetch_interval: 0s\n". Set before Start.
+  std::string mta_sts_extra;
 
  private:
   std::string ConfigYaml(const std::string& module_extra, const std::string& tls_extra) const;
