@@ -263,10 +263,16 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
   }
   if (const auto sts = node["mta_sts"]) {
     std::string f = Join(field, "mta_sts");
-    RejectUnknownKeys(sts, f, {"enabled", "port"});
+    RejectUnknownKeys(sts, f, {"enabled", "port", "refetch_interval"});
     if (sts["enabled"]) m.mta_sts.enabled = DecodeBool(sts["enabled"], Join(f, "enabled"));
     if (sts["port"]) {
       m.mta_sts.port = static_cast<uint16_t>(DecodeInt(sts["port"], Join(f, "port"), 1, 65535));
+    }
+    if (sts["refetch_interval"]) {
+      // At most a day: a policy's max_age is usually longer, but a changed policy should show.
+      m.mta_sts.refetch_interval =
+          DecodeDuration(sts["refetch_interval"], Join(f, "refetch_interval"), Duration(0),
+                         std::chrono::hours(24));
     }
   }
   if (const auto dane = node["dane"]) {

@@ -61,6 +61,9 @@ struct ReverseDnsSettings {
 struct MtaStsSettings {
   bool enabled = true;
   uint16_t port = 443;  // of mta-sts.<domain>; only tests need another one
+  // The fetched policy (and its host's certificate) is reused for this long and judged again
+  // at every probe; a new TXT id fetches at once. 0: fetch at every probe.
+  Duration refetch_interval{std::chrono::minutes(5)};
 };
 
 struct ModuleConfig {

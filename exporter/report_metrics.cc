@@ -258,6 +258,13 @@ void WriteMtaSts(Writer& w, const DomainReport& report) {
     w.Set("mxtls_phase_duration_seconds", "Duration of each probe phase, in seconds.",
           {{"phase", "mta_sts_fetch"}}, sts.fetch_seconds);
   }
+  if (sts.policy_age_seconds) {
+    w.Set("mxtls_mta_sts_policy_age_seconds",
+          "Seconds since the MTA-STS policy and its host certificate were fetched (0: by this "
+          "probe); refetched when the TXT id changes or after mta_sts.refetch_interval, "
+          "judged again at every probe.",
+          {}, *sts.policy_age_seconds);
+  }
   const TlsRptReport& rpt = report.tlsrpt;
   w.Set("mxtls_tlsrpt_record_present", "1 when _smtp._tls.<domain> has a v=TLSRPTv1 record.", {},
         rpt.present ? 1 : 0);

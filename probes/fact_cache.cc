@@ -67,6 +67,19 @@ void FactCache::PutNoSni(const std::string& key, NoSniFact fact) {
   Insert(no_sni_, key, std::move(fact));
 }
 
+std::optional<FactCache::PolicyFetchFact> FactCache::GetPolicyFetch(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = policy_fetches_.map.find(key);
+  if (it == policy_fetches_.map.end()) return std::nullopt;
+  Touch(policy_fetches_, key);
+  return it->second.first;
+}
+
+void FactCache::PutPolicyFetch(const std::string& key, PolicyFetchFact fact) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Insert(policy_fetches_, key, std::move(fact));
+}
+
 bool FactCache::PolicyChangedWithoutNewId(const std::string& domain, const std::string& id,
                                           const std::string& fingerprint) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -83,7 +96,7 @@ bool FactCache::PolicyChangedWithoutNewId(const std::string& domain, const std::
 size_t FactCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return no_sni_.map.size() + versions_.map.size() + key_types_.map.size() +
-         policies_.map.size();
+         policies_.map.size() + policy_fetches_.map.size();
 }
 
 }  // namespace mxtls

@@ -1,6 +1,7 @@
 // Facts the engine remembers between probes: the slow-changing sessions of each endpoint (the
 // no-SNI session, the TLS version sessions and the key-type sessions), so that a scrape
-// normally opens only one SMTP session per endpoint, and the first
+// normally opens only one SMTP session per endpoint, the last MTA-STS policy fetch of each
+// domain (refetched every few minutes rather than at every scrape), and the first
 // MTA-STS policy seen under each policy id (a policy that changes while its id does not is
 // never re-fetched by senders that cached the old one).
 #pragma once
@@ -14,6 +15,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/clock.h"
+#include "probes/https_fetch.h"
 #include "probes/judgement/domain_report.h"
 
 namespace mxtls {
@@ -51,6 +54,20 @@ class FactCache {
   std::optional<KeyTypeFact> GetKeyType(const std::string& key, std::chrono::milliseconds max_age);
   void PutKeyType(const std::string& key, KeyTypeFact fact);
 
+  // The last MTA-STS policy fetch for a domain: what the HTTPS fetch saw (the presented chain
+  // included, so that it can be judged again with a later clock), under which TXT id, and what
+  // the id check said then. The caller decides whether it is still fresh.
+  struct PolicyFetchFact {
+    WallTime fetched_at;     // by the probe's clock
+    std::string txt_id;      // the TXT record's id when it was fetched (as published)
+    std::string host_address;
+    double fetch_seconds = 0;
+    HttpsFetchResult fetched;
+    bool id_not_bumped = false;
+  };
+  std::optional<PolicyFetchFact> GetPolicyFetch(const std::string& key);
+  void PutPolicyFetch(const std::string& key, PolicyFetchFact fact);
+
   // Records that `domain` published a policy with `id` whose content has `fingerprint`.
   // Returns true when a different content was seen first under the same id: the policy
   // changed without its id being bumped.
@@ -80,6 +97,7 @@ class FactCache {
   Lru<KeyTypeFact> key_types_;
   // domain -> (id, fingerprint of the first content seen with that id)
   Lru<std::pair<std::string, std::string>> policies_;
+  Lru<PolicyFetchFact> policy_fetches_;
 };
 
 }  // namespace mxtls

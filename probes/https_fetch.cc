@@ -295,6 +295,8 @@ asio::awaitable<void> Run(Fetch& f) {
     r.cert = JudgeCertificate(chain, f.env.trust, spec.host, f.env.clock->Now());
     f.Log("certificate: " + r.cert->leaf().subject + " (" + r.cert->chain.reason + ", " +
           std::to_string(capture.presented.size()) + " presented)");
+    r.chain = std::make_shared<const std::vector<X509Ptr>>(std::move(capture.presented));
+    capture.presented.clear();
   }
   if (handshake_ec) {
     Status failure = HandshakeFailure(handshake_ec, *w);

@@ -64,6 +64,9 @@ struct HttpsFetchResult {
   // The presented chain judged for spec.host, when the server presented one; also kept when the
   // handshake failed after the certificate arrived.
   std::optional<CertificateReport> cert;
+  // The presented chain `cert` was judged from (leaf first), so that a remembered fetch can be
+  // judged again later with another clock. Null when no certificate was presented.
+  std::shared_ptr<const std::vector<X509Ptr>> chain;
 
   int status_code = 0;        // of the final response; 0 when none was read
   std::string content_type;   // the Content-Type value as sent (parameters kept), "" if absent

@@ -1,7 +1,12 @@
 #include "probes/policy_probe.h"
 
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include "probes/dns_resolver.h"
 #include "probes/https_fetch.h"
+#include "probes/judgement/certificate_report.h"
 #include "probes/judgement/mta_sts.h"
 #include "probes/judgement/tlsrpt.h"
 
@@ -58,39 +63,83 @@ asio::awaitable<MtaStsReport> ProbeMtaSts(std::string domain, uint16_t port,
     log.Add("MTA-STS: TXT id=" + record.id);
   }
 
-  // Resolve the policy host through the configured resolvers, IPv4 first.
-  std::vector<std::string> addresses;
-  AddressLookup a = co_await env.dns->LookupA(r.host, deadline);
-  for (const auto& addr : a.addresses) addresses.push_back(addr);
-  AddressLookup aaaa = co_await env.dns->LookupAAAA(r.host, deadline);
-  for (const auto& addr : aaaa.addresses) addresses.push_back(addr);
-  if (addresses.empty()) {
-    Fail(r, kFetchError,
-         r.host + " has no address (A: " + a.status.ToString() +
-             ", AAAA: " + aaaa.status.ToString() + ")",
-         log);
-    co_return r;
+  // A remembered fetch under the same id, young enough, stands in for a new one: the policy
+  // and its host change rarely, and senders cache policies for days anyway.
+  const std::string cache_key = domain + ":" + std::to_string(port);
+  const WallTime now = env.clock->Now();
+  std::optional<FactCache::PolicyFetchFact> remembered;
+  if (env.cache != nullptr && env.policy_refetch_interval.count() > 0) {
+    remembered = env.cache->GetPolicyFetch(cache_key);
+    if (remembered && (remembered->txt_id != record.id || now < remembered->fetched_at ||
+                       now - remembered->fetched_at >= env.policy_refetch_interval)) {
+      remembered.reset();
+    }
   }
 
-  HttpsFetchEnv fetch_env;
-  fetch_env.tls = env.tls;
-  fetch_env.trust = env.trust;
-  fetch_env.clock = env.clock;
-  fetch_env.log = env.log;
   HttpsFetchResult fetched;
-  r.fetch_attempted = true;
-  // Like a sender, move on to the next address only when this one cannot be reached.
-  for (size_t i = 0; i < addresses.size() && i < 4; ++i) {
-    HttpsFetchSpec spec;
-    spec.host = r.host;
-    spec.address = addresses[i];
-    spec.port = port;
-    spec.deadline = deadline;
-    fetched = co_await FetchHttps(spec, fetch_env);
-    r.host_address = addresses[i];
-    r.fetch_seconds += fetched.seconds;
-    if (fetched.connected) break;
+  if (remembered) {
+    fetched = std::move(remembered->fetched);
+    r.fetch_attempted = true;
+    r.host_address = remembered->host_address;
+    r.fetch_seconds = remembered->fetch_seconds;
+    r.policy_age_seconds = std::chrono::duration<double>(now - remembered->fetched_at).count();
+    // Judged again with this probe's clock: a certificate that expired since the fetch shows.
+    if (fetched.chain) {
+      fetched.cert = JudgeCertificate(ChainPointers(*fetched.chain), env.trust, r.host, now);
+    }
+    log.Add("MTA-STS: reusing the policy fetched " + std::to_string(*r.policy_age_seconds) +
+            "s ago under the same id");
+  } else {
+    // Resolve the policy host through the configured resolvers, IPv4 first.
+    std::vector<std::string> addresses;
+    AddressLookup a = co_await env.dns->LookupA(r.host, deadline);
+    for (const auto& addr : a.addresses) addresses.push_back(addr);
+    AddressLookup aaaa = co_await env.dns->LookupAAAA(r.host, deadline);
+    for (const auto& addr : aaaa.addresses) addresses.push_back(addr);
+    if (addresses.empty()) {
+      Fail(r, kFetchError,
+           r.host + " has no address (A: " + a.status.ToString() +
+               ", AAAA: " + aaaa.status.ToString() + ")",
+           log);
+      co_return r;
+    }
+
+    HttpsFetchEnv fetch_env;
+    fetch_env.tls = env.tls;
+    fetch_env.trust = env.trust;
+    fetch_env.clock = env.clock;
+    fetch_env.log = env.log;
+    r.fetch_attempted = true;
+    // Like a sender, move on to the next address only when this one cannot be reached.
+    for (size_t i = 0; i < addresses.size() && i < 4; ++i) {
+      HttpsFetchSpec spec;
+      spec.host = r.host;
+      spec.address = addresses[i];
+      spec.port = port;
+      spec.deadline = deadline;
+      fetched = co_await FetchHttps(spec, fetch_env);
+      r.host_address = addresses[i];
+      r.fetch_seconds += fetched.seconds;
+      if (fetched.connected) break;
+    }
+    r.policy_age_seconds = 0;
   }
+  // Remembered (after the id check below has run on a fresh fetch) when the policy host was
+  // reached: an unreachable host is tried again at the next probe.
+  const bool remember = !remembered && fetched.connected && env.cache != nullptr &&
+                        env.policy_refetch_interval.count() > 0;
+  auto remember_fetch = [&](bool id_not_bumped) {
+    if (!remember) return;
+    FactCache::PolicyFetchFact fact;
+    fact.fetched_at = now;
+    fact.txt_id = record.id;
+    fact.host_address = r.host_address;
+    fact.fetch_seconds = r.fetch_seconds;
+    fact.fetched = fetched;
+    fact.id_not_bumped = id_not_bumped;
+    env.cache->PutPolicyFetch(cache_key, std::move(fact));
+  };
+  remember_fetch(false);
   r.host_cert = fetched.cert;
 
   if (r.host_cert) {
@@ -140,8 +189,15 @@ asio::awaitable<MtaStsReport> ProbeMtaSts(std::string domain, uint16_t port,
   log.Add("MTA-STS policy: mode " + r.mode + ", max_age " + std::to_string(r.max_age) +
           ", mx" + patterns);
   if (record.valid && env.cache != nullptr) {
-    r.id_not_bumped =
-        env.cache->PolicyChangedWithoutNewId(domain, record.id, PolicyFingerprint(*policy));
+    // Decided when the content is at hand, i.e. when it was fetched; a reused fetch carries
+    // that decision.
+    if (remembered) {
+      r.id_not_bumped = remembered->id_not_bumped;
+    } else {
+      r.id_not_bumped =
+          env.cache->PolicyChangedWithoutNewId(domain, record.id, PolicyFingerprint(*policy));
+      remember_fetch(r.id_not_bumped);
+    }
     if (r.id_not_bumped) {
       log.Add("MTA-STS: the policy changed but its id " + record.id +
               " did not: senders keep the policy they cached");

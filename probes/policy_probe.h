@@ -26,12 +26,20 @@ struct PolicyProbeEnv {
   asio::ssl::context* tls = nullptr;
   X509_STORE* trust = nullptr;
   const Clock* clock = nullptr;
-  FactCache* cache = nullptr;  // remembers the first policy seen under each id
+  // Remembers the first policy seen under each id, and the last fetch of each domain.
+  FactCache* cache = nullptr;
+  // A remembered fetch younger than this (by `clock`) and made under the same TXT id is
+  // reused instead of fetching again; 0 (or no cache) fetches at every probe.
+  std::chrono::milliseconds policy_refetch_interval{0};
   std::shared_ptr<ProbeLog> log;
 };
 
 // Discovers, fetches and judges the MTA-STS policy of `domain`; `port` is the HTTPS port of
-// mta-sts.<domain> (443 outside tests). Completes by `deadline`.
+// mta-sts.<domain> (443 outside tests). Completes by `deadline`. The TXT record is looked up
+// at every probe; the policy is fetched again when its id changed or the remembered fetch is
+// older than env.policy_refetch_interval, and otherwise judged again from the remembered
+// fetch (the host certificate with env.clock's now). "Changed without a new id" is decided
+// when a fetch happens and carried with the remembered fetch.
 asio::awaitable<MtaStsReport> ProbeMtaSts(std::string domain, uint16_t port,
                                           std::chrono::steady_clock::time_point deadline,
                                           PolicyProbeEnv env);

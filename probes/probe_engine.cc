@@ -692,6 +692,7 @@ asio::awaitable<DomainReport> ProbeDomain(std::shared_ptr<DomainJob> job) {
     env.trust = job->trust.get();
     env.clock = job->clock;
     env.cache = job->cache;
+    env.policy_refetch_interval = module.mta_sts.refetch_interval;
     env.log = r.log;
     policies->Add();
     asio::co_spawn(ex, ProbeMtaSts(r.domain, module.mta_sts.port, job->task.deadline, env),

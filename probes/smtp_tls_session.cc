@@ -4,6 +4,8 @@
 
 #include <openssl/err.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/ssl/stream.hpp>
@@ -83,14 +85,60 @@ asio::awaitable<ReplyRead> Command(Stream& stream, std::string_view command, std
   co_return co_await ReadReply(stream, buffer, s);
 }
 
-// A courtesy QUIT; its outcome does not matter. (A template function rather than a
-// capturing lambda: lambda coroutines lose their captures, and GCC 12 has bugs there.)
-template <typename Stream>
-asio::awaitable<void> Quit(Stream& stream, std::string& buffer, SocketWatchdog& s,
-                           SteadyTime deadline) {
-  s.StartPhase("quit", kQuitLimit, deadline);
-  buffer.clear();
-  co_await Command(stream, kQuitCommand, buffer, s);
+// Everything one session's connection is made of. The probe and the courtesy tail it leaves
+// behind (EndPolitely) share it, so that the socket, the SSL and the buffers they read into
+// stay alive until the last of the two is done with them.
+struct Connection {
+  // `ssl` is owned by the stream from here.
+  Connection(const asio::any_io_executor& executor, SSL* ssl)
+      : watchdog(std::make_shared<SocketWatchdog>(executor, "answer", "probe deadline")),
+        tls(FirstBytesSocket(watchdog->socket(), &first_bytes, kFirstBytesKept), ssl) {}
+
+  // Declared before the stream, which borrows the socket and `first_bytes`.
+  std::shared_ptr<SocketWatchdog> watchdog;
+  std::string buffer;
+  std::string first_bytes;  // what the server sends once TLS has begun
+  ChainCapture capture;
+  asio::ssl::stream<FirstBytesSocket> tls;
+};
+
+// How a session that has its facts ends.
+enum class Courtesy {
+  kQuitPlain,        // QUIT in plain text, read the 221
+  kQuitTls,          // QUIT over TLS, close_notify, read the 221 and the server's close_notify
+  kCloseNotifyOnly,  // close_notify, read the server's close_notify (a short session)
+};
+
+// The courtesy part of a session: what servers expect of a polite client (fail2ban's postfix
+// rules ban clients that vanish mid-dialogue), and nothing the report needs. It runs detached
+// from the probe, bounded by its own short timer rather than the probe deadline; whatever the
+// server does, the socket is closed when it ends. The QUIT and the close_notify go out at once;
+// only the 221 and the server's close_notify are waited for.
+asio::awaitable<void> EndPolitely(std::shared_ptr<Connection> c, Courtesy courtesy) {
+  SocketWatchdog& s = *c->watchdog;
+  s.StartPhase("quit", kQuitLimit, SteadyTime::max());
+  c->buffer.clear();
+  if (courtesy == Courtesy::kQuitPlain) {
+    co_await Command(s.socket(), kQuitCommand, c->buffer, s);
+  } else {
+    bool quit_sent = true;
+    if (courtesy == Courtesy::kQuitTls) {
+      auto [ec, n] = co_await asio::async_write(
+          c->tls, asio::buffer(kQuitCommand.data(), kQuitCommand.size()), kNoThrow);
+      quit_sent = !ec;
+    }
+    // Sends close_notify, then reads until the server's: the 221 arrives on the way and is
+    // discarded by OpenSSL, since nothing more is sent after our close_notify.
+    if (quit_sent) co_await c->tls.async_shutdown(kNoThrow);
+    ERR_clear_error();
+  }
+  s.Finish();
+}
+
+// Leaves the courtesy part of the session to run on its own: the caller can report now.
+void EndPolitelyDetached(const asio::any_io_executor& executor, std::shared_ptr<Connection> c,
+                         Courtesy courtesy) {
+  asio::co_spawn(executor, EndPolitely(std::move(c), courtesy), asio::detached);
 }
 
 // Applies the session's options to a fresh SSL from options.ctx and checks that something can
@@ -145,8 +193,6 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
   };
 
   auto executor = co_await asio::this_coro::executor;
-  auto s = std::make_shared<SocketWatchdog>(executor, "answer", "probe deadline");
-  std::string buffer;
 
   asio::error_code addr_ec;
   asio::ip::address address = asio::ip::make_address(spec.address, addr_ec);
@@ -163,11 +209,12 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
     fail("handshake", "tls_setup", "SSL_new: " + DrainOpenSslErrors());
     co_return outcome;
   }
-  std::string first_bytes;  // what the server sends once TLS has begun
-  asio::ssl::stream<FirstBytesSocket> tls(FirstBytesSocket(s->socket(), &first_bytes,
-                                                           kFirstBytesKept),
-                                          ssl);  // owns `ssl` from here
-  ChainCapture capture;
+  auto connection = std::make_shared<Connection>(executor, ssl);  // owns `ssl` from here
+  const std::shared_ptr<SocketWatchdog>& s = connection->watchdog;
+  std::string& buffer = connection->buffer;
+  std::string& first_bytes = connection->first_bytes;
+  asio::ssl::stream<FirstBytesSocket>& tls = connection->tls;
+  ChainCapture& capture = connection->capture;
   AttachChainCapture(ssl, &capture);
   Status prepared = PrepareSsl(ssl, options, spec.sni);
   if (!prepared.ok()) {
@@ -251,8 +298,7 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
     // A definitive answer: this endpoint cannot be reached over TLS.
     r.verdict_reached = true;
     fail("starttls", "no_starttls", "STARTTLS is not offered in the EHLO reply");
-    co_await Quit(s->socket(), buffer, *s, spec.deadline);
-    s->Finish();
+    EndPolitelyDetached(executor, connection, Courtesy::kQuitPlain);
     co_return outcome;
   }
 
@@ -269,9 +315,7 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
   if (!starttls_status.ok()) {
     r.verdict_reached = true;
     fail("starttls", starttls_status.reason(), starttls_status.message());
-    buffer.erase(0, starttls.consumed);
-    co_await Quit(s->socket(), buffer, *s, spec.deadline);
-    s->Finish();
+    EndPolitelyDetached(executor, connection, Courtesy::kQuitPlain);
     co_return outcome;
   }
   // From here a handshake is due: every way out without one is handshake_ok = false.
@@ -335,27 +379,26 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
 
   if (!options.smtp_after_tls) {
     // A short session: close_notify, and whatever the server answers (its own close_notify
-    // or a plain close) ends it.
-    s->StartPhase("close", kQuitLimit, spec.deadline);
-    co_await tls.async_shutdown(kNoThrow);
+    // or a plain close) ends it, after the report.
+    EndPolitelyDetached(executor, connection, Courtesy::kCloseNotifyOnly);
+    co_return outcome;
+  }
+
+  // EHLO again over TLS, as a sending MTA does (in TLS 1.3 some server-side failures show only
+  // here), then QUIT. Failures here are logged but do
+  // not change the verdict: the certificate has been seen.
+  s->StartPhase("ehlo", spec.timeouts.ehlo, spec.deadline);
+  ReplyRead ehlo_tls = co_await Command(tls, EhloCommand(spec.ehlo_name), buffer, *s);
+  if (!ehlo_tls.ok) {
+    log("EHLO over TLS failed: " + ehlo_tls.reason + ": " + ehlo_tls.message);
     ERR_clear_error();
     s->Finish();
     co_return outcome;
   }
-
-  // EHLO again over TLS, as a sending MTA does, then QUIT. Failures here are logged but do
-  // not change the verdict: the certificate has been seen.
-  s->StartPhase("ehlo", spec.timeouts.ehlo, spec.deadline);
-  ReplyRead ehlo_tls = co_await Command(tls, EhloCommand(spec.ehlo_name), buffer, *s);
-  if (ehlo_tls.ok) {
-    buffer.erase(0, ehlo_tls.consumed);
-    log("EHLO over TLS: " + std::to_string(ehlo_tls.reply.code));
-    co_await Quit(tls, buffer, *s, spec.deadline);
-  } else {
-    log("EHLO over TLS failed: " + ehlo_tls.reason + ": " + ehlo_tls.message);
-  }
-  ERR_clear_error();
-  s->Finish();
+  log("EHLO over TLS: " + std::to_string(ehlo_tls.reply.code));
+  // The facts are known: QUIT and close_notify go out now, and the report does not wait for
+  // the 221.
+  EndPolitelyDetached(executor, connection, Courtesy::kQuitTls);
   co_return outcome;
 }
 

@@ -4,6 +4,13 @@
 // shaped by SessionOptions, then either EHLO over TLS and QUIT or just close_notify, bounded by
 // per-phase timeouts and the probe deadline. It records facts; judging the captured chain is
 // the caller's business.
+//
+// The session reports as soon as its facts are known. Its courtesy part -- QUIT and
+// close_notify, then reading the 221 and the server's close_notify -- runs detached on the same
+// executor after the report, bounded by its own short timer (about a second, not the probe
+// deadline), and owns the connection (socket, SSL, buffers) until it ends. Whoever waits for
+// the session's coroutine therefore never waits for it; an io_context that is run until it has
+// no work does.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -47,7 +54,7 @@ struct SessionOptions {
   // Non-empty: replaces the context's TLS <= 1.2 cipher list for this session.
   std::string cipher_list;
   // True: EHLO over TLS and QUIT, as a sending MTA does. False: a short session that ends
-  // with close_notify right after a successful handshake.
+  // with close_notify right after a successful handshake. Either way the ending runs detached.
   bool smtp_after_tls = true;
   // Names the session in log lines ("no SNI", "TLSv1.1", "rsa"); empty for the main session.
   std::string label;

@@ -258,7 +258,11 @@ struct MtaStsReport {
   long long max_age = 0;
   std::vector<std::string> mx_patterns;
   bool id_not_bumped = false;  // the policy changed while the TXT id stayed the same
-  double fetch_seconds = 0;
+  double fetch_seconds = 0;  // of the fetch the policy came from (maybe an earlier probe's)
+  // Seconds since the policy (and the host certificate judged above, judged again now) was
+  // fetched: 0 when this probe fetched it, more when a remembered fetch was reused. Unset
+  // when no fetch was attempted.
+  std::optional<double> policy_age_seconds;
 };
 
 // TLS-RPT (RFC 8460): _smtp._tls.<domain> TXT.

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "tests/support/mail_world.h"
 
@@ -219,6 +220,8 @@ TEST_CASE("a policy changed without a new id is reported", "[integration][mta-st
   MailWorld w;
   StsDomain d(w);
   auto& server = w.PublishPolicy("sts.test", "127.0.0.60", "v1", kEnforce);
+  // The content is compared when a fetch happens: here every probe fetches.
+  w.mta_sts_extra = "      refetch_interval: 0s\n";
   w.Start();
   ParsedMetrics first = w.Probe("sts.test");
   CHECK(first.Value("mxtls_mta_sts_id_not_bumped") == 0);
@@ -227,6 +230,9 @@ TEST_CASE("a policy changed without a new id is reported", "[integration][mta-st
   ParsedMetrics second = w.Probe("sts.test");
   INFO(second.text());
   CHECK(second.Value("mxtls_mta_sts_id_not_bumped") == 1);
+  // refetch_interval 0: fetched again under the same id.
+  CHECK(server.request_count() == 2);
+  CHECK(second.Value("mxtls_mta_sts_policy_age_seconds") == 0);
   // Reformatting the same policy (CRLF, order) is not a change.
   server.SetResponse(HttpsResponse::Ok(
       "version: STSv1\r\nmax_age: 86400\r\nmx: *.backup.sts.test\r\nmx: mx1.sts.test\r\n"
@@ -238,6 +244,72 @@ TEST_CASE("a policy changed without a new id is reported", "[integration][mta-st
   server.SetResponse(HttpsResponse::Ok(kEnforce));
   ParsedMetrics fourth = w.Probe("sts.test");
   CHECK(fourth.Value("mxtls_mta_sts_id_not_bumped") == 0);
+}
+
+TEST_CASE("a fetched policy is reused within refetch_interval, fetched again for a new id",
+          "[integration][mta-sts]") {
+  MailWorld w;
+  StsDomain d(w);
+  auto& server = w.PublishPolicy("sts.test", "127.0.0.60", "v1", kEnforce);
+  w.Start();  // the default refetch_interval (5m)
+  ParsedMetrics first = w.Probe("sts.test");
+  CHECK(first.Value("mxtls_mta_sts_policy_age_seconds") == 0);
+  CHECK(server.request_count() == 1);
+
+  ParsedMetrics second = w.Probe("sts.test");
+  INFO(second.text());
+  CHECK(server.request_count() == 1);
+  CHECK(second.Value("mxtls_mta_sts_policy_age_seconds").value_or(0) > 0);
+  CHECK(second.Value("mxtls_mta_sts_policy_age_seconds").value_or(999) < 60);
+  // The remembered observation is judged in full again.
+  CHECK(second.Value("mxtls_mta_sts_policy_valid") == 1);
+  CHECK(second.Value("mxtls_mta_sts_policy_info", {{"mode", "enforce"}, {"id", "v1"}}) == 1);
+  CHECK(second.Value("mxtls_mta_sts_host_cert_verified") == 1);
+  CHECK(second.Value("mxtls_mta_sts_mx_coverage_ratio") == 1);
+  CHECK(second.Value("mxtls_domain_sender_delivers", {{"sender", "mta_sts"}}) == 1);
+
+  // A new id is fetched at once.
+  server.SetResponse(HttpsResponse::Ok(
+      "version: STSv1\nmode: testing\nmx: mx1.sts.test\nmx: *.backup.sts.test\n"
+      "max_age: 86400\n"));
+  w.dns.RemoveName("_mta-sts.sts.test");
+  w.dns.AddTxt("_mta-sts.sts.test", {"v=STSv1; id=v2"});
+  ParsedMetrics third = w.Probe("sts.test");
+  INFO(third.text());
+  CHECK(server.request_count() == 2);
+  CHECK(third.Value("mxtls_mta_sts_policy_age_seconds") == 0);
+  CHECK(third.Value("mxtls_mta_sts_policy_info", {{"mode", "testing"}, {"id", "v2"}}) == 1);
+}
+
+// The exporter's clock is the real one here: the policy host's certificate expires between
+// two probes, and the second, which reuses the first's fetch, must still see it expired.
+TEST_CASE("a reused policy fetch has its host certificate judged again at every probe",
+          "[integration][mta-sts]") {
+  MailWorld w;
+  StsDomain d(w);
+  w.dns.AddTxt("_mta-sts.sts.test", {"v=STSv1; id=1"});
+  w.dns.AddA("mta-sts.sts.test", "127.0.0.60");
+  const auto expiry = system_clock::now() + std::chrono::seconds(5);
+  auto& server = w.ServePolicy("127.0.0.60", w.Leaf({"mta-sts.sts.test"}, expiry),
+                               HttpsResponse::Ok(kEnforce));
+  w.Start();
+  ParsedMetrics first = w.Probe("sts.test");
+  REQUIRE(system_clock::now() < expiry);  // otherwise the machine was too slow to test this
+  CHECK(first.Value("mxtls_mta_sts_policy_valid") == 1);
+  CHECK(first.Value("mxtls_mta_sts_host_cert_verified") == 1);
+  CHECK(first.Value("mxtls_mta_sts_host_cert_days_to_expiry").value_or(-1) > 0);
+
+  std::this_thread::sleep_until(expiry + std::chrono::milliseconds(1500));
+  ParsedMetrics second = w.Probe("sts.test");
+  INFO(second.text());
+  CHECK(server.request_count() == 1);  // not fetched again
+  CHECK(second.Value("mxtls_mta_sts_policy_age_seconds").value_or(0) > 1);
+  CHECK(second.Value("mxtls_mta_sts_host_cert_verified") == 0);
+  CHECK(second.Value("mxtls_mta_sts_host_cert_days_to_expiry").value_or(0) < 0);
+  CHECK(second.Value("mxtls_mta_sts_policy_valid") == 0);
+  CHECK(second.Value("mxtls_mta_sts_policy_failure_info", {{"reason", "sts-webpki-invalid"}}) ==
+        1);
+  CHECK(second.Value("mxtls_mta_sts_policy_mode", {{"mode", "none"}}) == 1);
 }
 
 TEST_CASE("domains without policies report zeros, broken records say so",

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -59,6 +60,57 @@ auto Facts(const SessionOutcome& o) {
   const EndpointReport& r = o.facts;
   return std::make_tuple(r.failure_stage, r.failure_reason, r.handshake_ok, r.verdict_reached,
                          r.starttls_offered);
+}
+
+// Regression: the report used to wait for the 221 reply to QUIT (a full round trip, or as long
+// as a slow server holds it back). The session now reports right after the EHLO over TLS and
+// leaves QUIT, close_notify and the rest of the goodbye to run on their own.
+TEST_CASE("a session reports without waiting for the 221 to QUIT", "[smtp_tls_session]") {
+  SmtpFixtureOptions slow_goodbye;
+  slow_goodbye.quit_reply_delay = 2s;
+  SmtpFixtureServer server(slow_goodbye);
+  static const SslCtxPtr ctx = [] {
+    Result<SslCtxPtr> made = MakeProbeSslContext();
+    REQUIRE(made.ok());
+    return std::move(made).value();
+  }();
+  SessionOptions options;
+  options.ctx = ctx.get();
+  asio::io_context io;
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<SessionOutcome> outcome;
+  std::chrono::steady_clock::duration took{};
+  asio::co_spawn(io, RunSmtpTlsSession(SpecFor(server.address(), server.port()), options,
+                                       std::make_shared<ProbeLog>()),
+                 [&](std::exception_ptr e, SessionOutcome o) {
+                   REQUIRE_FALSE(e);
+                   took = std::chrono::steady_clock::now() - start;
+                   outcome = std::move(o);
+                 });
+  io.run();  // returns when the detached goodbye has ended too: the socket is not leaked
+  REQUIRE(outcome);
+  INFO(outcome->facts.failure_reason << " " << outcome->facts.failure_message);
+  CHECK(outcome->facts.handshake_ok == std::optional<bool>(true));
+  CHECK(outcome->facts.failure_reason.empty());
+  CHECK(took < 1s);
+  // Its own short timer ended the goodbye: run() did not wait for the 2 s either.
+  CHECK(std::chrono::steady_clock::now() - start < 1900ms);
+
+  REQUIRE(server.WaitForSessions(1, 5s));
+  const SessionRecord record = server.sessions().front();
+  CHECK(record.tls_commands == std::vector<std::string>{"EHLO probe.test", "QUIT"});
+  CHECK(record.quit_received);
+  CHECK(record.close_notify_received);
+}
+
+TEST_CASE("a session still says goodbye: QUIT, 221, close_notify", "[smtp_tls_session]") {
+  SmtpFixtureServer server;
+  SessionOutcome o = RunSession(server);
+  CHECK(o.facts.handshake_ok == std::optional<bool>(true));
+  REQUIRE(server.WaitForSessions(1, 3s));
+  const SessionRecord record = server.sessions().front();
+  CHECK(record.quit);
+  CHECK(record.close_notify_received);
 }
 
 TEST_CASE("a healthy session", "[smtp_tls_session]") {

@@ -67,8 +67,10 @@ std::string MailWorld::ConfigYaml(const std::string& module_extra,
                      std::to_string(smtp_port_) +
                      "\n      ehlo_name: prober.test\n"
                      "    tls:\n      ca_file: " + ca_path_ + "\n" + tls_extra;
-  if (https_port_ != 0) {
-    yaml += "    mta_sts:\n      port: " + std::to_string(https_port_) + "\n";
+  if (https_port_ != 0 || !mta_sts_extra.empty()) {
+    yaml += "    mta_sts:\n";
+    if (https_port_ != 0) yaml += "      port: " + std::to_string(https_port_) + "\n";
+    yaml += mta_sts_extra;
   }
   yaml += module_extra + "allow_unlisted_targets: true\n" + top_extra;
   return yaml;

@@ -78,6 +78,9 @@ class MailWorld {
   // YAML appended at the config's top level, e.g. "engine:\n  max_sessions_per_address: 2\n".
   // Set before Start.
   std::string top_extra;
+  // YAML appended under the default module's mta_sts: key (6-space indent), e.g.
+  // "      refetch_interval: 0s\n". Set before Start.
+  std::string mta_sts_extra;
 
  private:
   std::string ConfigYaml(const std::string& module_extra, const std::string& tls_extra) const;

@@ -521,12 +521,46 @@ class SmtpFixtureServer::Session {
 
   void Quit() {
     server_->EndActive(record_);
+    Record([](SessionRecord& r) { r.quit_received = true; });
+    quit_at_ = std::chrono::steady_clock::now();
+    if (opts_.quit_reply_delay.count() > 0) {
+      // A client that already sent close_notify is seen during the wait; one that left
+      // makes the wait end early as well.
+      if (ssl_ && WaitReadable(opts_.quit_reply_delay)) NoteCloseNotify();
+      const auto left = opts_.quit_reply_delay - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     std::chrono::steady_clock::now() - quit_at_);
+      if (left.count() > 0 && !server_->tcp_->SleepUnlessStopping(left)) return;
+    }
     if (!Write("221 2.0.0 Bye\r\n")) return;
     Record([](SessionRecord& r) { r.quit = true; });
     if (ssl_) {
       SSL_shutdown(ssl_.get());
       ERR_clear_error();
+      if (!close_notify_seen_) NoteCloseNotify();
     }
+  }
+
+  // Waits until the socket has something to read (or the peer left), for at most `limit`.
+  // False on timeout.
+  bool WaitReadable(std::chrono::milliseconds limit) {
+    pollfd pfd{fd_, POLLIN, 0};
+    return poll(&pfd, 1, static_cast<int>(limit.count())) > 0;
+  }
+
+  // Reads what follows inside TLS, waiting at most kCloseNotifyWait for each piece (a client
+  // may keep the connection open); records a close_notify if that is what came.
+  void NoteCloseNotify() {
+    constexpr std::chrono::milliseconds kCloseNotifyWait{300};
+    char buf[512];
+    int n;
+    do {
+      if (SSL_pending(ssl_.get()) == 0 && !WaitReadable(kCloseNotifyWait)) return;
+    } while ((n = SSL_read(ssl_.get(), buf, sizeof(buf))) > 0);
+    if (SSL_get_error(ssl_.get(), n) == SSL_ERROR_ZERO_RETURN) {
+      close_notify_seen_ = true;
+      Record([](SessionRecord& r) { r.close_notify_received = true; });
+    }
+    ERR_clear_error();
   }
 
   // Reads one line (without CR/LF) from the plain socket or the TLS session. False when the
@@ -592,6 +626,8 @@ class SmtpFixtureServer::Session {
   SessionRecord* record_;
   SslPtr ssl_;
   std::string in_;          // received, not yet consumed
+  std::chrono::steady_clock::time_point quit_at_{};  // when QUIT was read
+  bool close_notify_seen_ = false;
   bool rejecting_ = false;  // the greeting was not a 220
 };
 

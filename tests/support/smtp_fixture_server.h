@@ -182,6 +182,12 @@ struct SmtpFixtureOptions {
   // signatures through: the server presents whatever the test configured.
   std::string tls_cipher_list = "DEFAULT:@SECLEVEL=0";
 
+  // --- QUIT.
+  // How long the 221 reply to QUIT is held back (a slow server; a client that waits for it
+  // before reporting is slow too). Inside TLS, a close_notify the client sends meanwhile is
+  // still noticed (SessionRecord::close_notify_received).
+  std::chrono::milliseconds quit_reply_delay{0};
+
   // --- Connections.
   // Receive/send timeout of every socket operation.
   std::chrono::milliseconds io_timeout = std::chrono::seconds(5);
@@ -205,7 +211,10 @@ struct SessionRecord {
   std::string tls_version{};         // e.g. "TLSv1.3"; empty without TLS
   std::string tls_cipher{};
   std::string tls_error{};  // why the handshake failed
-  bool quit = false;        // the client sent QUIT and got 221
+  bool quit = false;        // the client sent QUIT and got 221 (or QUIT, when the 221 failed)
+  bool quit_received = false;  // the client sent QUIT (set before the 221 is written)
+  // Inside TLS, after QUIT: the client's close_notify arrived (before or after the 221).
+  bool close_notify_received = false;
   bool finished = false;    // the server is done with the connection
 };
 
