@@ -94,6 +94,9 @@ struct Connection {
       : watchdog(std::make_shared<SocketWatchdog>(executor, "answer", "probe deadline")),
         tls(FirstBytesSocket(watchdog->socket(), &first_bytes, kFirstBytesKept), ssl) {}
 
+  // The session's place under the engine's limits: released when the connection goes, which
+  // is after the detached goodbye (a server sees the connection until it is closed).
+  SessionLimiter::Slot slot;
   // Declared before the stream, which borrows the socket and `first_bytes`.
   std::shared_ptr<SocketWatchdog> watchdog;
   std::string buffer;
@@ -223,8 +226,9 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
     co_return outcome;
   }
 
-  // A slot under the engine's session limits, held until the session ends (`slot` is
-  // destroyed with the coroutine frame). The wait is not a phase: the server never saw it.
+  // A slot under the engine's session limits, held until the connection is closed: it moves
+  // into the connection, which the detached goodbye keeps. The wait is not a phase: the
+  // server never saw it.
   SessionLimiter::Slot slot;
   if (spec.limiter != nullptr) {
     const auto queued_at = std::chrono::steady_clock::now();
@@ -238,6 +242,7 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
       co_return outcome;
     }
     if (waited >= 0.001) log("waited " + std::to_string(waited) + "s for a session slot");
+    connection->slot = std::move(slot);
   }
 
   // Connect.
