@@ -356,11 +356,16 @@ void CollectHeldCertificates(DomainJob& job) {
   X509_STORE* trust = job.trust.get();
   for (auto& e : job.report.endpoints) {
     e.held_certs.clear();
-    AddHeldCertificate(e.held_certs, "sni", e.chain, trust, e.mx, now);
+    // The SNI and no-SNI chains were judged already (the session, AttachNoSni): reuse that.
+    if (e.cert) AddHeldCertificate(e.held_certs, "sni", e.chain, *e.cert);
     const std::string key = EndpointKey(job, e);
     auto no_sni = job.no_sni_sessions.find(key);
     if (no_sni != job.no_sni_sessions.end()) {
-      AddHeldCertificate(e.held_certs, "no_sni", no_sni->second.first.chain, trust, e.mx, now);
+      if (e.no_sni && e.no_sni->cert) {
+        AddHeldCertificate(e.held_certs, "no_sni", no_sni->second.first.chain, *e.no_sni->cert);
+      } else {
+        AddHeldCertificate(e.held_certs, "no_sni", no_sni->second.first.chain, trust, e.mx, now);
+      }
     }
     auto slow = job.slow_facts.find(key);
     if (slow != job.slow_facts.end()) {

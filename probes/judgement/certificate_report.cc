@@ -23,6 +23,30 @@ std::vector<X509*> ChainPointers(const std::vector<X509Ptr>& chain) {
   return out;
 }
 
+namespace {
+
+// Adds `seen_by` to the held certificate with this leaf fingerprint; false when none is held.
+bool AddSeenBy(std::vector<HeldCertificate>& held, const std::string& fingerprint,
+               const std::string& seen_by) {
+  for (auto& h : held) {
+    if (h.cert.leaf().fingerprint_sha256 != fingerprint) continue;
+    if (std::find(h.seen_by.begin(), h.seen_by.end(), seen_by) == h.seen_by.end()) {
+      h.seen_by.push_back(seen_by);
+    }
+    return true;
+  }
+  return false;
+}
+
+void Insert(std::vector<HeldCertificate>& held, HeldCertificate h) {
+  held.push_back(std::move(h));
+  std::stable_sort(held.begin(), held.end(), [](const HeldCertificate& a, const HeldCertificate& b) {
+    return a.cert.leaf().not_after < b.cert.leaf().not_after;
+  });
+}
+
+}  // namespace
+
 void AddHeldCertificate(std::vector<HeldCertificate>& held, const std::string& seen_by,
                         const std::shared_ptr<const std::vector<X509Ptr>>& chain,
                         X509_STORE* trust, const std::string& name, WallTime now) {
@@ -30,21 +54,17 @@ void AddHeldCertificate(std::vector<HeldCertificate>& held, const std::string& s
   // Identity is the leaf's fingerprint: the same leaf sent with a different intermediate is
   // still one certificate to renew (the chain verdict of the first session is kept).
   std::string fingerprint = DescribeCertificate(chain->front().get()).fingerprint_sha256;
-  for (auto& h : held) {
-    if (h.cert.leaf().fingerprint_sha256 != fingerprint) continue;
-    if (std::find(h.seen_by.begin(), h.seen_by.end(), seen_by) == h.seen_by.end()) {
-      h.seen_by.push_back(seen_by);
-    }
-    return;
-  }
-  HeldCertificate h;
-  h.seen_by.push_back(seen_by);
-  h.cert = JudgeCertificate(ChainPointers(*chain), trust, name, now);
-  h.chain = chain;
-  held.push_back(std::move(h));
-  std::stable_sort(held.begin(), held.end(), [](const HeldCertificate& a, const HeldCertificate& b) {
-    return a.cert.leaf().not_after < b.cert.leaf().not_after;
-  });
+  if (AddSeenBy(held, fingerprint, seen_by)) return;
+  Insert(held, HeldCertificate{{seen_by}, JudgeCertificate(ChainPointers(*chain), trust, name, now),
+                               chain});
+}
+
+void AddHeldCertificate(std::vector<HeldCertificate>& held, const std::string& seen_by,
+                        const std::shared_ptr<const std::vector<X509Ptr>>& chain,
+                        const CertificateReport& judged) {
+  if (!chain || chain->empty() || judged.presented.empty()) return;
+  if (AddSeenBy(held, judged.leaf().fingerprint_sha256, seen_by)) return;
+  Insert(held, HeldCertificate{{seen_by}, judged, chain});
 }
 
 std::string SeenByLabel(const HeldCertificate& held) {

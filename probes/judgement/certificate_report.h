@@ -29,6 +29,11 @@ std::vector<X509*> ChainPointers(const std::vector<X509Ptr>& chain);
 void AddHeldCertificate(std::vector<HeldCertificate>& held, const std::string& seen_by,
                         const std::shared_ptr<const std::vector<X509Ptr>>& chain,
                         X509_STORE* trust, const std::string& name, WallTime now);
+// The same for a chain this probe already judged (`judged` is JudgeCertificate of `chain` for
+// the same name, trust store and time): no second verification of the same chain.
+void AddHeldCertificate(std::vector<HeldCertificate>& held, const std::string& seen_by,
+                        const std::shared_ptr<const std::vector<X509Ptr>>& chain,
+                        const CertificateReport& judged);
 
 // "sni,rsa": the sessions that saw a held certificate, for a label value.
 std::string SeenByLabel(const HeldCertificate& held);
