@@ -16,6 +16,7 @@
 #include "exporter/probe_endpoint.h"
 #include "exporter/report_store.h"
 #include "exporter/self_metrics.h"
+#include "probes/judgement/chain_judgement_cache.h"
 #include "probes/probe_engine.h"
 
 namespace mxtls {
@@ -91,6 +92,8 @@ int RealMain(int argc, char** argv) {
     SelfMetrics::EngineStats stats;
     stats.endpoint_cache_hits = probe_engine->endpoint_cache_hits();
     stats.endpoint_cache_misses = probe_engine->endpoint_cache_misses();
+    stats.chain_cache_hits = ChainJudgementCache::TotalHits();
+    stats.chain_cache_misses = ChainJudgementCache::TotalMisses();
     stats.sessions_in_flight = probe_engine->sessions_in_flight();
     stats.sessions_waiting = probe_engine->sessions_waiting();
     return stats;

@@ -184,6 +184,23 @@ std::string SelfMetrics::Render() {
         cache.metric.push_back(m);
       }
       engine_families.push_back(std::move(cache));
+      prometheus::MetricFamily chains;
+      chains.name = "mxtls_exporter_chain_judgement_cache_requests_total";
+      chains.help =
+          "Certificate chain judgements (certificate facts and verification against the trust "
+          "store), by result: hit (the same chain judged before against the same store, no "
+          "validity boundary since, at most 1 h ago) or miss (verified now). Expiry is judged "
+          "at every probe either way.";
+      chains.type = prometheus::MetricType::Counter;
+      for (const auto& [result, value] :
+           {std::pair<const char*, uint64_t>{"hit", stats.chain_cache_hits},
+            {"miss", stats.chain_cache_misses}}) {
+        prometheus::ClientMetric m;
+        m.label.push_back({"result", result});
+        m.counter.value = static_cast<double>(value);
+        chains.metric.push_back(m);
+      }
+      engine_families.push_back(std::move(chains));
       engine_families.push_back(GaugeFamily(
           "mxtls_exporter_smtp_sessions_in_flight",
           "SMTP sessions holding a slot under engine.max_sessions and "

@@ -36,6 +36,8 @@ class SelfMetrics {
   struct EngineStats {
     uint64_t endpoint_cache_hits = 0;    // main sessions shared with another domain's probe
     uint64_t endpoint_cache_misses = 0;  // main sessions opened
+    uint64_t chain_cache_hits = 0;       // chain judgements reused (chain_judgement_cache.h)
+    uint64_t chain_cache_misses = 0;     // chain judgements computed
     int sessions_in_flight = 0;          // SMTP sessions holding a slot under engine limits
     size_t sessions_waiting = 0;         // SMTP sessions waiting for a slot
   };

@@ -21,6 +21,7 @@
 #include "probes/tls_client_context.h"
 #include "probes/policy_probe.h"
 #include "probes/judgement/certificate_report.h"
+#include "probes/judgement/chain_judgement_cache.h"
 #include "probes/judgement/dane.h"
 #include "probes/judgement/dnssec.h"
 #include "probes/judgement/reverse_dns.h"
@@ -894,6 +895,9 @@ Result<SharedX509Store> ProbeEngine::TrustStore(const std::string& ca_file) {
     return Status::Error("tls_setup", "cannot load trust store " +
                                           (ca_file.empty() ? "(system)" : ca_file) + ": " + err);
   }
+  // Every judgement against this store reuses the verdicts of chains it has seen (see
+  // chain_judgement_cache.h); a reloaded CA file is a new store with an empty cache.
+  ChainJudgementCache::AttachTo(store.get());
   SharedX509Store shared = ShareX509Store(std::move(store));
   stores_[ca_file] = CachedStore{mtime_ns, size, shared};
   return shared;

@@ -239,14 +239,20 @@ std::string DescribeError(int code, int depth) {
 
 }  // namespace
 
+std::string FingerprintSha256(X509* cert) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (cert == nullptr || X509_digest(cert, EVP_sha256(), digest, &digest_len) != 1) {
+    ERR_clear_error();
+    return {};
+  }
+  return LowerHex(digest, digest_len);
+}
+
 CertFacts DescribeCertificate(X509* cert) {
   ErrorQueueDrain drain;
   CertFacts facts;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  if (X509_digest(cert, EVP_sha256(), digest, &digest_len) == 1) {
-    facts.fingerprint_sha256 = LowerHex(digest, digest_len);
-  }
+  facts.fingerprint_sha256 = FingerprintSha256(cert);
   facts.subject = NameToRfc2253(X509_get_subject_name(cert));
   facts.issuer = NameToRfc2253(X509_get_issuer_name(cert));
   facts.serial = SerialHex(cert);

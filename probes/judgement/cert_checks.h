@@ -45,6 +45,9 @@ struct CertFacts {
 // Reads the facts of `cert` (not null).
 CertFacts DescribeCertificate(X509* cert);
 
+// CertFacts::fingerprint_sha256 alone, without the rest of DescribeCertificate ("" for null).
+std::string FingerprintSha256(X509* cert);
+
 enum class NameMatch {
   kMatch,     // a DNS-ID subjectAltName matches (RFC 6125, no partial wildcards)
   kCnOnly,    // the certificate has no DNS-ID at all and only its subject CN matches:

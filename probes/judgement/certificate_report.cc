@@ -2,13 +2,25 @@
 
 #include <algorithm>
 
+#include "probes/judgement/chain_judgement_cache.h"
+
 namespace mxtls {
 
 CertificateReport JudgeCertificate(const std::vector<X509*>& presented, X509_STORE* trust,
                                    const std::string& name, WallTime now) {
   CertificateReport c;
-  for (X509* cert : presented) c.presented.push_back(DescribeCertificate(cert));
-  c.chain = JudgeChain(presented, trust, now);
+  // A store with a cache (the engine's stores have one) reuses the facts and the verdict of a
+  // chain it has judged before, as long as no validity boundary lies in between; the name
+  // match and the expiry figures below are computed at every call either way.
+  if (ChainJudgementCache* cache = ChainJudgementCache::Of(trust)) {
+    std::shared_ptr<const ChainJudgementCache::Judgement> judged =
+        cache->Judge(presented, trust, now);
+    c.presented = judged->presented;
+    c.chain = judged->chain;
+  } else {
+    for (X509* cert : presented) c.presented.push_back(DescribeCertificate(cert));
+    c.chain = JudgeChain(presented, trust, now);
+  }
   c.checked_name = name;
   c.name_match = MatchCertificateName(presented.front(), name);
   c.judged_at = ToUnixSeconds(now);
@@ -53,7 +65,7 @@ void AddHeldCertificate(std::vector<HeldCertificate>& held, const std::string& s
   if (!chain || chain->empty()) return;
   // Identity is the leaf's fingerprint: the same leaf sent with a different intermediate is
   // still one certificate to renew (the chain verdict of the first session is kept).
-  std::string fingerprint = DescribeCertificate(chain->front().get()).fingerprint_sha256;
+  std::string fingerprint = FingerprintSha256(chain->front().get());
   if (AddSeenBy(held, fingerprint, seen_by)) return;
   Insert(held, HeldCertificate{{seen_by}, JudgeCertificate(ChainPointers(*chain), trust, name, now),
                                chain});
