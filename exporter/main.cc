@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "exporter/config_store.h"
 #include "exporter/flags.h"
 #include "exporter/http_front.h"
+#include "exporter/open_file_limit.h"
 #include "exporter/probe_endpoint.h"
 #include "exporter/report_store.h"
 #include "exporter/self_metrics.h"
@@ -70,6 +72,18 @@ int RealMain(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   log::Info("starting mxtls_exporter", {{"version", kVersion}, {"revision", kRevision}});
+  // Every session and connection is a descriptor: take the whole hard limit (the kernel's
+  // soft default of 1024 is for select() users), then say if even that is too few.
+  const OpenFileLimit files = RaiseOpenFileLimit();
+  if (!files.error.empty()) {
+    log::Warn("cannot raise the open file limit", {{"limit", OpenFileLimitText(files.soft)},
+                                                   {"hard_limit", OpenFileLimitText(files.hard)},
+                                                   {"err", files.error}});
+  } else if (files.soft != files.soft_before) {
+    log::Info("raised the open file limit to the hard limit",
+              {{"from", OpenFileLimitText(files.soft_before)},
+               {"limit", OpenFileLimitText(files.soft)}});
+  }
   ConfigStore store(flags.config_file,
                     [](const std::string& path) { return config::LoadConfigFile(path); });
   Status first = store.Reload();
@@ -77,6 +91,8 @@ int RealMain(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", first.message().c_str());
     return 1;
   }
+
+  WarnIfOpenFileLimitLow(files.soft, store.Current()->engine.max_sessions, flags.handler_threads);
 
   SelfMetrics metrics(&store);
   Result<std::unique_ptr<ProbeEngine>> engine = ProbeEngine::Create(EngineOptions{});
@@ -110,9 +126,14 @@ int RealMain(int argc, char** argv) {
       log::Warn("resolvers do not validate DNSSEC: DANE is not judged", {{"check", check.message}});
     }
   };
-  auto reload = [&store, &check_dnssec] {
+  auto reload = [&store, &check_dnssec, &files, &flags] {
     Status status = store.Reload();
-    if (status.ok()) check_dnssec();
+    if (status.ok()) {
+      check_dnssec();
+      // engine.max_sessions may have grown past what the limit allows.
+      WarnIfOpenFileLimitLow(files.soft, store.Current()->engine.max_sessions,
+                             flags.handler_threads);
+    }
     return status;
   };
   std::thread first_dnssec_check(check_dnssec);
