@@ -1,13 +1,17 @@
 #include "exporter/report_metrics.h"
 
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "probes/judgement/certificate_report.h"
 #include "probes/judgement/dane.h"
@@ -56,25 +60,55 @@ std::string SafeLabelValue(const std::string& v) {
   return out;
 }
 
-// A thin layer over a per-request registry: families are created on first use, so a check
-// that did not run leaves its metric absent instead of exporting a misleading zero.
+// Collects one response's families as plain prometheus-cpp data (MetricFamily), for the
+// library's text serializer. Families are created on first use, so a check that did not run
+// leaves its metric absent instead of exporting a misleading zero. A label set written twice
+// keeps the last value, as a registry would, so a response never holds a duplicate series
+// (Prometheus would reject the whole scrape). No Registry: its per-series objects, locks and
+// the copy made by Collect() cost more than the rest of rendering, once per probe.
 class Writer {
  public:
   void Set(const char* name, const char* help, const Labels& labels, double value) {
-    auto it = families_.find(name);
-    if (it == families_.end()) {
-      auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(registry_);
-      it = families_.emplace(name, &family).first;
+    auto [at, new_family] = family_index_.try_emplace(name, families_.size());
+    if (new_family) {
+      families_.emplace_back();
+      prometheus::MetricFamily& f = families_.back().family;
+      f.name = name;
+      f.help = help;
+      f.type = prometheus::MetricType::Gauge;
     }
-    Labels safe;
-    for (const auto& [k, v] : labels) safe.emplace(k, SafeLabelValue(v));
-    it->second->Add(safe).Set(value);
+    Family& family = families_[at->second];
+    std::string identity;
+    for (const auto& [k, v] : labels) {
+      identity.append(k).push_back('\0');
+      identity.append(v).push_back('\0');
+    }
+    auto [series, new_series] =
+        family.series_index.try_emplace(std::move(identity), family.family.metric.size());
+    if (!new_series) {
+      family.family.metric[series->second].gauge.value = value;
+      return;
+    }
+    prometheus::ClientMetric m;
+    m.label.reserve(labels.size());
+    for (const auto& [k, v] : labels) m.label.push_back({k, SafeLabelValue(v)});
+    m.gauge.value = value;
+    family.family.metric.push_back(std::move(m));
   }
-  std::string Serialize() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
+  std::string Serialize() {
+    std::vector<prometheus::MetricFamily> out;
+    out.reserve(families_.size());
+    for (Family& f : families_) out.push_back(std::move(f.family));
+    return prometheus::TextSerializer().Serialize(out);
+  }
 
  private:
-  prometheus::Registry registry_;
-  std::map<std::string, prometheus::Family<prometheus::Gauge>*> families_;
+  struct Family {
+    prometheus::MetricFamily family;
+    std::unordered_map<std::string, size_t> series_index;  // label identity -> metric index
+  };
+  std::vector<Family> families_;  // in order of first use
+  std::unordered_map<std::string, size_t> family_index_;
 };
 
 Labels With(Labels base, const std::string& key, const std::string& value) {
