@@ -12,7 +12,8 @@ std::string FlagsUsage() {
   --config.file=FILE            configuration file (default mxtls_exporter.yml)
   --config.check                validate the configuration file and exit
   --web.listen-address=ADDR     address to listen on, repeatable (default :10465)
-  --web.handler-threads=N       HTTP requests served concurrently (default 128)
+  --web.handler-threads=N       most HTTP requests served at once; a thread each, started on
+                                demand and stopped after 60 s idle (default 1024)
   --timeout-offset=SECONDS      subtracted from Prometheus' scrape timeout (default 0.5)
   --log.level=LEVEL             debug, info, warn or error (default info)
   --log.format=FORMAT           logfmt or json (default logfmt)

@@ -16,7 +16,7 @@ struct Flags {
   std::string log_level = "info";
   std::string log_format = "logfmt";
   double timeout_offset_seconds = 0.5;
-  int handler_threads = 128;  // concurrent HTTP requests being served
+  int handler_threads = 1024;  // most HTTP requests served at once (threads on demand)
   bool version = false;
   bool help = false;
 };

@@ -7,6 +7,7 @@
 
 #include "common/build_info.h"
 #include "common/log.h"
+#include "exporter/elastic_task_queue.h"
 #include "exporter/flags.h"
 #include "exporter/html_text.h"
 #include "exporter/service_discovery.h"
@@ -103,7 +104,11 @@ HttpFront::~HttpFront() {
 }
 
 void HttpFront::Configure(httplib::Server& server, int handler_threads) {
-  server.new_task_queue = [handler_threads] { return new httplib::ThreadPool(handler_threads); };
+  // Threads on demand, up to handler_threads requests at once (elastic_task_queue.h): a
+  // scrape waits for a thread only when that many are being served.
+  server.new_task_queue = [handler_threads] {
+    return new ElasticTaskQueue(static_cast<size_t>(handler_threads));
+  };
   // A slow client must not hold a handler thread for long.
   server.set_read_timeout(10, 0);
   server.set_write_timeout(10, 0);

@@ -27,7 +27,7 @@ namespace mxtls {
 
 struct HttpFrontOptions {
   std::vector<std::string> listen_addresses;  // "host:port", "[v6]:port", ":port"
-  int handler_threads = 128;
+  int handler_threads = 1024;
 };
 
 // Owns one httplib::Server per listen address. Start() binds all or none; Stop() makes every

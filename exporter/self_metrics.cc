@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/build_info.h"
+#include "exporter/elastic_task_queue.h"
 
 namespace mxtls {
 namespace {
@@ -214,6 +215,22 @@ std::string SelfMetrics::Render() {
   }
   reload_ok_->Set(store_->last_reload_successful() ? 1 : 0);
   reload_ts_->Set(store_->last_success_timestamp_seconds());
+  // The HTTP front's threads (elastic_task_queue.h): a request waits only when
+  // --web.handler-threads requests are being served; that count says when it is too low.
+  const ElasticTaskQueue::Counters& http = ElasticTaskQueue::GlobalCounters();
+  engine_families.push_back(GaugeFamily(
+      "mxtls_exporter_http_handler_threads",
+      "Threads serving HTTP requests (started on demand, stopped after 60 s idle).",
+      static_cast<double>(http.threads.load(std::memory_order_relaxed))));
+  engine_families.push_back(GaugeFamily(
+      "mxtls_exporter_http_requests_in_flight", "HTTP requests being served now.",
+      static_cast<double>(http.busy.load(std::memory_order_relaxed))));
+  engine_families.push_back(GaugeFamily(
+      "mxtls_exporter_http_requests_waited_total",
+      "HTTP requests that had to wait because --web.handler-threads requests were already "
+      "being served.",
+      static_cast<double>(http.waited_total.load(std::memory_order_relaxed)),
+      prometheus::MetricType::Counter));
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& f : engine_families) families.push_back(std::move(f));
   for (auto& f : ProcessMetrics()) families.push_back(std::move(f));

@@ -24,7 +24,7 @@ struct CapturedLog {
 TEST_CASE("descriptors needed: sessions, two per HTTP handler, and a fixed reserve",
           "[open_file_limit]") {
   CHECK(DescriptorsNeeded(1000, 128) == 1000 + 256 + kFixedDescriptors);
-  CHECK(DescriptorsNeeded(1000, 128) == 1384);  // the defaults, quoted in README and the unit
+  CHECK(DescriptorsNeeded(1000, 1024) == 3176);  // the defaults, quoted in README and the unit
   CHECK(DescriptorsNeeded(5000, 512) == 5000 + 1024 + kFixedDescriptors);
   CHECK(DescriptorsNeeded(0, 0) == kFixedDescriptors);
 }

@@ -1,0 +1,147 @@
+#include "exporter/elastic_task_queue.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace mxtls {
+namespace {
+
+// Tasks that block until released, counting how many run at the same time.
+class Gate {
+ public:
+  std::function<void()> Task() {
+    return [this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++running_;
+      peak_ = std::max(peak_, running_);
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return open_; });
+      --running_;
+      ++done_;
+      cv_.notify_all();
+    };
+  }
+  // Waits (at most 10 s) until `n` tasks run at once; false if they never do.
+  bool WaitRunning(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return running_ >= n; });
+  }
+  bool WaitDone(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_ >= n; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int peak() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return peak_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int running_ = 0, peak_ = 0, done_ = 0;
+  bool open_ = false;
+};
+
+// Polls `pred` for at most 10 s.
+template <typename Pred>
+bool Eventually(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return pred();
+}
+
+TEST_CASE("every request gets a thread of its own while the limit allows", "[http_queue]") {
+  const uint64_t waited0 = ElasticTaskQueue::GlobalCounters().waited_total.load();
+  ElasticTaskQueue queue(300);
+  Gate gate;
+  // More than the old fixed pool of 128: none of them waits for another.
+  for (int i = 0; i < 200; ++i) queue.enqueue(gate.Task());
+  REQUIRE(gate.WaitRunning(200));
+  CHECK(queue.threads() == 200);
+  CHECK(ElasticTaskQueue::GlobalCounters().waited_total.load() == waited0);
+  gate.Open();
+  REQUIRE(gate.WaitDone(200));
+  // Idle threads are reused, not multiplied.
+  Gate second;
+  for (int i = 0; i < 10; ++i) queue.enqueue(second.Task());
+  REQUIRE(second.WaitRunning(10));
+  CHECK(queue.threads() == 200);
+  second.Open();
+  REQUIRE(second.WaitDone(10));
+}
+
+TEST_CASE("past the limit requests wait, are counted, and still run", "[http_queue]") {
+  const uint64_t waited0 = ElasticTaskQueue::GlobalCounters().waited_total.load();
+  ElasticTaskQueue queue(4);
+  Gate gate;
+  for (int i = 0; i < 10; ++i) queue.enqueue(gate.Task());
+  REQUIRE(gate.WaitRunning(4));
+  CHECK(queue.threads() == 4);
+  CHECK(ElasticTaskQueue::GlobalCounters().waited_total.load() - waited0 == 6);
+  gate.Open();
+  REQUIRE(gate.WaitDone(10));
+  CHECK(gate.peak() == 4);
+}
+
+TEST_CASE("idle threads stop after the idle timeout, down to the minimum", "[http_queue]") {
+  ElasticTaskQueue queue(50, 2, std::chrono::milliseconds(50));
+  Gate gate;
+  for (int i = 0; i < 20; ++i) queue.enqueue(gate.Task());
+  REQUIRE(gate.WaitRunning(20));
+  gate.Open();
+  REQUIRE(gate.WaitDone(20));
+  CHECK(Eventually([&] { return queue.threads() == 2; }));
+  // The survivors and new threads still serve.
+  Gate again;
+  for (int i = 0; i < 5; ++i) queue.enqueue(again.Task());
+  REQUIRE(again.WaitRunning(5));
+  again.Open();
+  REQUIRE(again.WaitDone(5));
+}
+
+TEST_CASE("shutdown runs what is queued, joins every thread and refuses more", "[http_queue]") {
+  const int64_t threads0 = ElasticTaskQueue::GlobalCounters().threads.load();
+  std::atomic<int> ran{0};
+  {
+    ElasticTaskQueue queue(2);
+    Gate gate;
+    queue.enqueue(gate.Task());
+    queue.enqueue(gate.Task());
+    for (int i = 0; i < 5; ++i) queue.enqueue([&] { ++ran; });  // wait behind the gate
+    REQUIRE(gate.WaitRunning(2));
+    std::thread opener([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      gate.Open();
+    });
+    queue.shutdown();
+    opener.join();
+    CHECK(ran == 5);
+    queue.enqueue([&] { ++ran; });
+    CHECK(ran == 5);
+    CHECK(queue.threads() == 0);
+  }
+  CHECK(ElasticTaskQueue::GlobalCounters().threads.load() == threads0);
+}
+
+TEST_CASE("a task that throws does not take the thread or the process down", "[http_queue]") {
+  ElasticTaskQueue queue(1);
+  std::atomic<bool> after{false};
+  queue.enqueue([] { throw std::runtime_error("handler bug"); });
+  queue.enqueue([&] { after = true; });
+  CHECK(Eventually([&] { return after.load(); }));
+}
+
+}  // namespace
+}  // namespace mxtls
