@@ -28,13 +28,16 @@ size_t MainSessions(const SmtpFixtureServer& server, const std::string& sni) {
   return n;
 }
 
-double CacheCount(MailWorld& w, const std::string& result) {
+double CacheCount(MailWorld& w, const std::string& result,
+                  const char* metric = "mxtls_exporter_endpoint_cache_requests_total") {
   ParsedMetrics m = w.ExporterMetrics();
   INFO(m.text());
-  auto v = m.Value("mxtls_exporter_endpoint_cache_requests_total", {{"result", result}});
+  auto v = m.Value(metric, {{"result", result}});
   REQUIRE(v);
   return *v;
 }
+
+const char* kChainCache = "mxtls_exporter_chain_judgement_cache_requests_total";
 
 void CheckHealthyEndpoint(const ParsedMetrics& m, const Labels& ep) {
   INFO(m.text());
@@ -95,6 +98,10 @@ TEST_CASE("twenty domains on one MX host share one main session", "[integration]
   CHECK(MainSessions(server, "mx.hosting.test") == 1);
   CHECK(CacheCount(w, "miss") == 1);
   CHECK(CacheCount(w, "hit") == 39);
+  // Forty judgements of one chain (each domain judges the shared session for itself): it was
+  // verified once.
+  CHECK(CacheCount(w, "miss", kChainCache) == 1);
+  CHECK(CacheCount(w, "hit", kChainCache) == 39);
 
   // A domain's next scrape never sees the observation it already had: a new session, which the
   // others then share.
@@ -105,6 +112,9 @@ TEST_CASE("twenty domains on one MX host share one main session", "[integration]
   CHECK(MainSessions(server, "mx.hosting.test") == 2);
   CHECK(w.Probe(concurrent[1]).Value("mxtls_endpoint_session_reused", ep) == 1);
   CHECK(MainSessions(server, "mx.hosting.test") == 2);
+  // The new session showed the same chain: its verdict was reused, not verified again.
+  CHECK(CacheCount(w, "miss", kChainCache) == 1);
+  CHECK(CacheCount(w, "hit", kChainCache) == 41);
 }
 
 TEST_CASE("customers' own MX names on a shared address get a session each",
