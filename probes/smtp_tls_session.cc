@@ -205,21 +205,13 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
   }
 
   // The SSL is made and checked before connecting: a session our OpenSSL cannot offer costs
-  // the server nothing and is never mistaken for the server refusing it. The stream borrows
-  // the (not yet connected) socket; the plain-text dialogue uses the socket directly.
-  SSL* ssl = SSL_new(options.ctx);
-  if (ssl == nullptr) {
+  // the server nothing and is never mistaken for the server refusing it.
+  SslPtr owned_ssl(SSL_new(options.ctx));
+  if (!owned_ssl) {
     fail("handshake", "tls_setup", "SSL_new: " + DrainOpenSslErrors());
     co_return outcome;
   }
-  auto connection = std::make_shared<Connection>(executor, ssl);  // owns `ssl` from here
-  const std::shared_ptr<SocketWatchdog>& s = connection->watchdog;
-  std::string& buffer = connection->buffer;
-  std::string& first_bytes = connection->first_bytes;
-  asio::ssl::stream<FirstBytesSocket>& tls = connection->tls;
-  ChainCapture& capture = connection->capture;
-  AttachChainCapture(ssl, &capture);
-  Status prepared = PrepareSsl(ssl, options, spec.sni);
+  Status prepared = PrepareSsl(owned_ssl.get(), options, spec.sni);
   if (!prepared.ok()) {
     outcome.client_unsupported = true;
     fail("handshake", prepared.reason(), prepared.message());
@@ -228,7 +220,8 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
 
   // A slot under the engine's session limits, held until the connection is closed: it moves
   // into the connection, which the detached goodbye keeps. The wait is not a phase: the
-  // server never saw it.
+  // server never saw it. It comes before the connection's buffers exist (the TLS stream's
+  // are about 70 KiB), so that sessions queued behind the limits cost almost no memory.
   SessionLimiter::Slot slot;
   if (spec.limiter != nullptr) {
     const auto queued_at = std::chrono::steady_clock::now();
@@ -242,8 +235,19 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
       co_return outcome;
     }
     if (waited >= 0.001) log("waited " + std::to_string(waited) + "s for a session slot");
-    connection->slot = std::move(slot);
   }
+
+  // The stream borrows the (not yet connected) socket; the plain-text dialogue uses the
+  // socket directly.
+  SSL* ssl = owned_ssl.get();
+  auto connection = std::make_shared<Connection>(executor, owned_ssl.release());  // owns `ssl`
+  connection->slot = std::move(slot);
+  const std::shared_ptr<SocketWatchdog>& s = connection->watchdog;
+  std::string& buffer = connection->buffer;
+  std::string& first_bytes = connection->first_bytes;
+  asio::ssl::stream<FirstBytesSocket>& tls = connection->tls;
+  ChainCapture& capture = connection->capture;
+  AttachChainCapture(ssl, &capture);
 
   // Connect.
   outcome.connect_attempted = true;
