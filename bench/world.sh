@@ -37,6 +37,9 @@
 
 MXB_SRV=mxb-srv
 MXB_CLI=mxb-cli
+world_child=""
+# Thousands of sockets (relay, exporter, Postfix master): the hard limit for everything here.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
 E2E_NAME=${E2E_NAME:-bench}
@@ -80,6 +83,10 @@ world_exit() {
   trap - EXIT INT TERM
   set +e
   keep_tmp=${WORLD_KEEP:-0}
+  if [[ -n ${world_child:-} ]]; then
+    kill -TERM "$world_child" 2>/dev/null
+    wait "$world_child" 2>/dev/null
+  fi
   (cleanup) # e2e_lib: stops the daemons we started and the Postfix master, removes $T
   world_remove
   exit "$rc"
@@ -221,7 +228,12 @@ world_main() {
   local script=$1 rc=0
   shift
   world_build
-  ip netns exec $MXB_CLI env MXB_IN_CLIENT=1 MXB_WORLD="$T" started="$started" bash "$script" "$@" || rc=$?
+  # In the background, so that a signal to this shell runs the teardown at once (world_exit
+  # stops the measuring script first; its own trap stops what it started).
+  ip netns exec $MXB_CLI env MXB_IN_CLIENT=1 MXB_WORLD="$T" started="$started" bash "$script" "$@" &
+  world_child=$!
+  wait "$world_child" || rc=$?
+  world_child=""
   exit "$rc"
 }
 
