@@ -20,6 +20,7 @@
 //     endpoint maps the replies back.
 //   - Bandwidth, loss and jitter are not modelled.
 //
+// --tcp-port may be repeated (25 for SMTP, 53 for DNS over TCP).
 // Accepted TCP connections are counted per destination address (the client-side address, the
 // one the prober dialled); the counts are written to --counts=FILE on SIGUSR1 and at exit
 // (SIGTERM/SIGINT), one "ADDRESS COUNT" line each, sorted by address.
@@ -27,6 +28,7 @@
 // Single thread, event-driven (Asio callbacks and coroutines); RLIMIT_NOFILE is raised to its
 // hard limit at start, so thousands of concurrent connections fit.
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -54,7 +56,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kNoError = asio::experimental::as_tuple(use_awaitable);
 
 struct Options {
-  uint16_t tcp_port = 25;
+  std::vector<uint16_t> tcp_ports;  // each relayed to the same port upstream
   std::string tcp_listen = "0.0.0.0";
   std::vector<std::string> udp_listen;  // "ADDR:PORT", each relayed to the mapped ADDR:PORT
   uint32_t from_net = 0, to_net = 0, mask = 0;
@@ -65,7 +67,7 @@ struct Options {
 
 [[noreturn]] void Usage(const std::string& why) {
   std::cerr << "delay_relay: " << why << "\n"
-            << "usage: delay_relay --map=FROM/LEN=TO --rtt-ms=N [--tcp-port=25] [--tcp-listen=0.0.0.0]\n"
+            << "usage: delay_relay --map=FROM/LEN=TO --rtt-ms=N [--tcp-port=25]... [--tcp-listen=0.0.0.0]\n"
                "                   [--udp=ADDR:PORT]... [--connect-delay-ms=N] [--counts=FILE]\n";
   std::exit(2);
 }
@@ -99,7 +101,7 @@ Options ParseOptions(int argc, char** argv) {
     } else if (key == "--connect-delay-ms") {
       o.connect_delay = std::chrono::microseconds(static_cast<int64_t>(std::stod(value) * 1000));
     } else if (key == "--tcp-port") {
-      o.tcp_port = static_cast<uint16_t>(std::stoi(value));
+      o.tcp_ports.push_back(static_cast<uint16_t>(std::stoi(value)));
     } else if (key == "--tcp-listen") {
       o.tcp_listen = value;
     } else if (key == "--udp") {
@@ -112,6 +114,7 @@ Options ParseOptions(int argc, char** argv) {
   }
   if (!have_map || !have_rtt) Usage("--map and --rtt-ms are required");
   if (o.connect_delay.count() < 0) o.connect_delay = o.rtt + o.rtt / 2;
+  if (o.tcp_ports.empty()) o.tcp_ports.push_back(25);
   return o;
 }
 
@@ -221,15 +224,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 class Relay {
  public:
-  Relay(asio::io_context& io, Options o) : io_(io), opts_(std::move(o)), acceptor_(io), signals_(io) {}
+  Relay(asio::io_context& io, Options o) : io_(io), opts_(std::move(o)), signals_(io) {}
 
   void Start() {
-    tcp::endpoint listen(asio::ip::make_address(opts_.tcp_listen), opts_.tcp_port);
-    acceptor_.open(listen.protocol());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(listen);
-    acceptor_.listen(65535);  // capped by net.core.somaxconn
-    Accept();
+    for (uint16_t port : opts_.tcp_ports) {
+      tcp::endpoint listen(asio::ip::make_address(opts_.tcp_listen), port);
+      auto a = std::make_shared<tcp::acceptor>(io_);
+      a->open(listen.protocol());
+      a->set_option(tcp::acceptor::reuse_address(true));
+      a->bind(listen);
+      a->listen(65535);  // capped by net.core.somaxconn
+      acceptors_.push_back(a);
+      Accept(a, port);
+    }
     for (const auto& u : opts_.udp_listen) StartUdp(u);
     signals_.add(SIGUSR1);
     signals_.add(SIGTERM);
@@ -238,8 +245,8 @@ class Relay {
   }
 
  private:
-  void Accept() {
-    acceptor_.async_accept([this](asio::error_code ec, tcp::socket s) {
+  void Accept(std::shared_ptr<tcp::acceptor> a, uint16_t port) {
+    a->async_accept([this, a, port](asio::error_code ec, tcp::socket s) {
       if (!ec) {
         asio::error_code lec;
         auto local = s.local_endpoint(lec);
@@ -247,12 +254,12 @@ class Relay {
         if (mapped) {
           ++accepted_[local.address().to_v4().to_uint()];
           auto c = std::make_shared<Connection>(std::move(s), opts_);
-          asio::co_spawn(io_, Connection::Run(c, tcp::endpoint(*mapped, opts_.tcp_port)), asio::detached);
+          asio::co_spawn(io_, Connection::Run(c, tcp::endpoint(*mapped, port)), asio::detached);
         }  // else: not in the delayed range; the socket closes here
       } else if (ec == asio::error::no_descriptors) {
         std::cerr << "delay_relay: out of file descriptors\n";
       }
-      Accept();
+      Accept(a, port);
     });
   }
 
@@ -275,6 +282,7 @@ class Relay {
     if (!mapped) Usage("--udp address outside the --map range: " + spec);
     auto p = std::make_shared<UdpPort>(io_);
     p->socket.open(udp::v4());
+    BigBuffers(p->socket);
     p->socket.bind(udp::endpoint(addr, port));
     p->upstream = udp::endpoint(*mapped, port);
     udp_.push_back(p);
@@ -291,6 +299,7 @@ class Relay {
       if (!up) {
         up = std::make_shared<udp::socket>(io_);
         up->open(udp::v4());
+        BigBuffers(*up);
         up->connect(p->upstream);
         UpstreamReceive(p, up, p->sender);
       }
@@ -314,6 +323,14 @@ class Relay {
       }
       UpstreamReceive(p, up, client);
     });
+  }
+
+  // A prober starting a thousand probes sends tens of thousands of queries in a burst: room
+  // for them, past net.core.rmem_max (root may force it), so the relay drops no datagram.
+  static void BigBuffers(udp::socket& s) {
+    int size = 16 << 20;
+    setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
+    setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size);
   }
 
   template <typename Send>
@@ -346,7 +363,7 @@ class Relay {
 
   asio::io_context& io_;
   Options opts_;
-  tcp::acceptor acceptor_;
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;
   asio::signal_set signals_;
   std::vector<std::shared_ptr<UdpPort>> udp_;
   std::map<uint32_t, uint64_t> accepted_;

@@ -9,7 +9,7 @@
 #     veth mxb-s 10.99.0.1/30  <------------------->  veth mxb-c 10.99.0.2/30
 #     local 10.77.0.0/16 dev lo (AnyIP)               local 10.88.0.0/16 dev lo (AnyIP)
 #     Postfix on *:25 (every 10.77.x.y)               10.77.0.0/16 via 10.99.0.1: "direct"
-#     nsd on 10.77.0.53:53                            delay_relay on *:25 and 10.88.0.53:53 UDP:
+#     nsd on 10.77.0.53:53                            delay_relay on *:25, *:53 and 10.88.0.53:53 UDP:
 #                                                     10.88.x.y -> 10.77.x.y, RTT added: "delayed"
 # Every prober runs in mxb-cli: it reaches 10.77.x.y without delay and 10.88.x.y with the
 # relay's round trip (DNS too, through 10.88.0.53).
@@ -159,7 +159,8 @@ world_build() {
   mkdir -p "$ns"
   world_zone >"$ns/bench.test.zone"
   {
-    nsd_conf "$ns" 53 0 | sed 's/127\.0\.0\.1@53/10.77.0.53@53/'
+    # No response rate limiting: one prober asks thousands of questions a second.
+    nsd_conf "$ns" 53 0 | sed 's/127\.0\.0\.1@53/10.77.0.53@53/; s/^server:$/server:\n  rrl-ratelimit: 0/'
     printf 'zone:\n  name: bench.test\n  zonefile: bench.test.zone\n'
   } >"$ns/nsd.conf"
   nsd-checkconf "$ns/nsd.conf" || die "nsd.conf invalid"
@@ -245,7 +246,7 @@ relay_start() { # relay_start RTT_MS: the relay for 10.88.0.0/16 -> 10.77.0.0/16
   relay_stop
   [[ -x $DELAY_RELAY ]] || die "no relay at $DELAY_RELAY (build with -DMXTLS_BUILD_BENCH=ON, see bench/README.md)"
   relay_counts_file=$T/relay-counts.txt
-  "$DELAY_RELAY" --map=10.88.0.0/16=10.77.0.0 --rtt-ms="$1" --tcp-port=25 --udp=10.88.0.53:53 \
+  "$DELAY_RELAY" --map=10.88.0.0/16=10.77.0.0 --rtt-ms="$1" --tcp-port=25 --tcp-port=53 --udp=10.88.0.53:53 \
     --counts="$relay_counts_file" >"$T/relay.log" 2>&1 &
   relay_pid=$!
   bg_pids+=("$relay_pid")
@@ -274,6 +275,9 @@ world_dns_ready_here() {
   ) || return 1
   [[ $hdr == 4d58* ]]
 }
+
+# UDP datagrams dropped for a full receive buffer (RcvbufErrors) in namespace NS, now.
+udp_drops() { ip netns exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
 
 # Process figures for the reports: CPU seconds (utime + stime) and memory of a process.
 CLK_TCK=$(getconf CLK_TCK)
@@ -315,7 +319,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
       world_build
       echo "World up (directory $T). Run probers with: ip netns exec $MXB_CLI CMD"
       echo "Root CA: $pki/root.pem; DNS 10.77.0.53 (direct); start a relay with $DELAY_RELAY"
-      echo "  --map=10.88.0.0/16=10.77.0.0 --rtt-ms=RTT --tcp-port=25 --udp=10.88.0.53:53 inside $MXB_CLI."
+      echo "  --map=10.88.0.0/16=10.77.0.0 --rtt-ms=RTT --tcp-port=25 --tcp-port=53 --udp=10.88.0.53:53 inside $MXB_CLI."
       echo "Ctrl-C tears it down."
       while sleep 3600; do :; done
       ;;
