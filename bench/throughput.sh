@@ -14,7 +14,7 @@
 # Before the cold pass the Postfix processes are started by an unmeasured floor_client run on the
 # direct addresses, so that the cold pass does not also pay for forking smtpd processes.
 #
-#   sudo bash bench/throughput.sh    DOMAINS=1250 RTT_MS=100 CONCURRENCY=500 SCRAPE_TIMEOUT=60
+#   sudo bash bench/throughput.sh    DOMAINS=1250 RTT_MS=100 CONCURRENCY=100 SCRAPE_TIMEOUT=60
 #                                    POSTFIX_PROCS=1100 OUT=bench/results/throughput.md
 # Targets (issue 10): 5,000 endpoints within 60 s on 2 cores, peak RSS < 200 MB.
 set -euo pipefail
@@ -29,7 +29,7 @@ if [[ -z ${MXB_IN_CLIENT:-} ]]; then
 fi
 . "$MXB_WORLD/world.env"
 RTT_MS=${RTT_MS:-100}
-CONCURRENCY=${CONCURRENCY:-500}
+CONCURRENCY=${CONCURRENCY:-100}
 SCRAPE_TIMEOUT=${SCRAPE_TIMEOUT:-60}
 OUT=${OUT:-$repo/bench/results/throughput.md}
 make_tmp mxb-throughput
