@@ -45,7 +45,6 @@ exporter_in_world "$T/ex" info
 scrape_timeout=20
 
 one_scrape() { # wall seconds of one /probe scrape; the body in $T/scrape.txt
-  ip=127.0.0.1
   curl -s -o "$T/scrape.txt" -w '%{time_total}' --max-time 30 \
     -H "X-Prometheus-Scrape-Timeout-Seconds: $scrape_timeout" "$ex_base/probe?target=lat.bench.test"
 }
