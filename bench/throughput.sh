@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Benchmark 3 (issue 10): throughput. DOMAINS domains (tp1..tpN.bench.test) with 4 MX hosts
+# each, every host its own delayed address: 4 x DOMAINS distinct endpoints at RTT_MS round trip
+# (SMTP and DNS through the relay). Every domain is scraped once through /probe by a concurrent
+# load generator (CONCURRENCY scrapes in flight, X-Prometheus-Scrape-Timeout-Seconds
+# SCRAPE_TIMEOUT), twice:
+#   cold: the exporter just started, so every endpoint also gets its slow-fact sessions
+#         (no-SNI, 4 TLS versions, 2 key types: up to 8 sessions per endpoint);
+#   warm: right after, the same domains again (one main session per endpoint).
+# Measured: wall time of each pass, the exporter's CPU and peak RSS (VmHWM), sessions opened
+# (counted by the relay: accepted connections), probe results.
+# Servers: one Postfix (default_process_limit = POSTFIX_PROCS) and nsd on the same 2 cores: the
+# servers' CPU (forks, RSA signatures) competes with the exporter's; a real fleet does not.
+# Before the cold pass the Postfix processes are started by an unmeasured floor_client run on the
+# direct addresses, so that the cold pass does not also pay for forking smtpd processes.
+#
+#   sudo bash bench/throughput.sh    DOMAINS=1250 RTT_MS=100 CONCURRENCY=100 SCRAPE_TIMEOUT=60
+#                                    POSTFIX_PROCS=1100 OUT=bench/results/throughput.md
+# Targets (issue 10): 5,000 endpoints within 60 s on 2 cores, peak RSS < 200 MB.
+set -euo pipefail
+DOMAINS=${DOMAINS:-1250}
+POSTFIX_PROCS=${POSTFIX_PROCS:-1100}
+export WORLD_TP_DOMAINS=$DOMAINS WORLD_PROCESS_LIMIT=$POSTFIX_PROCS
+. "$(dirname "${BASH_SOURCE[0]}")/world.sh"
+if [[ -z ${MXB_IN_CLIENT:-} ]]; then
+  [[ -x $MXTLS_EXPORTER ]] || die "no exporter at $MXTLS_EXPORTER (build first, see bench/README.md)"
+  [[ -x $FLOOR_CLIENT ]] || die "no floor client at $FLOOR_CLIENT (build with -DMXTLS_BUILD_BENCH=ON)"
+  world_main "$0" "$@"
+fi
+. "$MXB_WORLD/world.env"
+RTT_MS=${RTT_MS:-100}
+CONCURRENCY=${CONCURRENCY:-100}
+SCRAPE_TIMEOUT=${SCRAPE_TIMEOUT:-60}
+OUT=${OUT:-$repo/bench/results/throughput.md}
+make_tmp mxb-throughput
+
+relay_start "$RTT_MS"
+log "relay: RTT ${RTT_MS} ms; $DOMAINS domains, $((DOMAINS * 4)) endpoints"
+
+# Start Postfix's smtpd processes (unmeasured): many short sessions at once on direct addresses.
+eps=()
+for ((n = 1; n <= DOMAINS && ${#eps[@]} < 1000; n++)); do
+  for k in 1 2 3 4; do eps+=("tp$n-mx$k.bench.test@$(world_tp_address 10.77 "$n" "$k"):25"); done
+done
+prespawn=$((POSTFIX_PROCS * 9 / 10))
+"$FLOOR_CLIENT" --ca="$WORLD_ROOT_PEM" --sessions=$((prespawn * 2)) --threads="$prespawn" "${eps[@]}" \
+  >"$T/prespawn.out" 2>&1 || log "pre-spawn: $(cat "$T/prespawn.out")"
+log "Postfix processes started: $(cat "$T/prespawn.out")"
+
+mkdir -p "$T/ex"
+{
+  cat <<EOF
+dns:
+  resolvers: ["$WORLD_DNS_DELAYED:53"]
+modules:
+  default:
+    smtp:
+      ehlo_name: prober.bench.test
+    tls:
+      ca_file: $WORLD_ROOT_PEM
+targets:
+EOF
+  for ((n = 1; n <= DOMAINS; n++)); do echo "  - domain: tp$n.bench.test"; done
+} >"$T/ex/config.yml"
+for ((n = 1; n <= DOMAINS; n++)); do echo "tp$n.bench.test"; done >"$T/targets"
+exporter_in_world "$T/ex" info --web.handler-threads=$((CONCURRENCY + 16))
+rss0=$(status_kib "$ex_pid" VmRSS)
+
+relay_sessions() { awk '{ s += $2 } END { print s + 0 }' "$1"; }
+pass() { # NAME: one scrape of every domain; appends a row to $T/passes
+  local name=$1 c0 c1 r0 r1 t0 t1
+  relay_counts "$T/counts0"
+  local d0c d0s d1c d1s
+  d0c=$(udp_drops $MXB_CLI); d0s=$(udp_drops $MXB_SRV)
+  c0=$(cpu_seconds "$ex_pid")
+  rc0=$(cpu_seconds "$relay_pid")
+  t0=$(now_s)
+  python3 "$bench_dir/load.py" --url "$ex_base/probe?target={target}" --targets "$T/targets" \
+    --requests "$DOMAINS" --concurrency "$CONCURRENCY" --scrape-timeout "$SCRAPE_TIMEOUT" \
+    --require '^probe_success 1$' --failure-sample "$T/failure-$name.txt" >"$T/load-$name.json" ||
+    die "load.py failed"
+  t1=$(now_s)
+  c1=$(cpu_seconds "$ex_pid")
+  rc1=$(cpu_seconds "$relay_pid")
+  relay_counts "$T/counts1"
+  d1c=$(udp_drops $MXB_CLI); d1s=$(udp_drops $MXB_SRV)
+  # Which UDP sockets dropped datagrams (skmem d<N>), for the record.
+  ss -uanmp >"$repo/bench/results/throughput-udp-$name.txt" 2>/dev/null || true
+  local wall cpu sessions ok p50 p99 hwm rss
+  wall=$(elapsed "$t0" "$t1")
+  cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+  rcpu=$(awk -v a="$rc0" -v b="$rc1" 'BEGIN { printf "%.2f", b - a }')
+  sessions=$(($(relay_sessions "$T/counts1") - $(relay_sessions "$T/counts0")))
+  read -r ok p50 p99 fails < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["successes"], round(r["latency_ms"]["p50"]), round(r["latency_ms"]["p99"]), json.dumps(r["failures"]).replace(" ", ""))' "$T/load-$name.json")
+  hwm=$(status_kib "$ex_pid" VmHWM)
+  rss=$(status_kib "$ex_pid" VmRSS)
+  fails="$fails,udp_drops_cli=$((d1c - d0c)),udp_drops_srv=$((d1s - d0s))"
+  echo "$name $wall $cpu $sessions $ok $p50 $p99 $hwm $rss $rcpu $fails" >>"$T/passes"
+  log "$name: ${wall} s wall, ${cpu} s exporter CPU, $sessions sessions, $ok/$DOMAINS probes succeeded (p50 ${p50} ms, p99 ${p99} ms), VmHWM $hwm KiB, relay CPU ${rcpu} s, failures $fails"
+}
+: >"$T/passes"
+pass cold
+pass warm
+curl -s "$ex_base/metrics" >"$T/metrics.txt"
+cp "$T/failure-cold.txt" "$repo/bench/results/throughput-failure-cold.txt" 2>/dev/null || true
+
+row() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$T/passes"; }
+# A pass counts only if every probe succeeded.
+verdict_wall() { awk -v w="$(row "$1" 2)" -v ok="$(row "$1" 5)" -v n="$DOMAINS" 'BEGIN { print (w <= 60 && ok == n ? "PASS" : "FAIL") }'; }
+hwm_final=$(row warm 8)
+verdict_rss=$(awk -v h="$hwm_final" 'BEGIN { print (h < 204800 ? "PASS" : "FAIL") }')
+{
+  echo
+  echo "## Benchmark 3: throughput, $((DOMAINS * 4)) endpoints ($DOMAINS domains x 4 MX) at ${RTT_MS} ms RTT ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "Revision $(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown); Postfix $WORLD_POSTFIX_VERSION (default_process_limit $POSTFIX_PROCS, on the same machine), $WORLD_OPENSSL_VERSION;"
+  echo "$(nproc) CPUs; default module (engine limits default: 1000 sessions, 4 per address); $CONCURRENCY scrapes in flight, scrape timeout ${SCRAPE_TIMEOUT} s."
+  echo
+  echo "| pass | wall (s) | exporter CPU (s) | sessions (relay) | probes ok | p50 / p99 scrape (ms) | VmHWM after (KiB) | relay CPU (s) | failures |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  for p in cold warm; do
+    echo "| $p | $(row $p 2) | $(row $p 3) | $(row $p 4) | $(row $p 5)/$DOMAINS | $(row $p 6) / $(row $p 7) | $(row $p 8) | $(row $p 10) | $(row $p 11) |"
+  done
+  echo
+  echo "- cold pass <= 60 s with every probe ok: **$(verdict_wall cold)**; warm pass: **$(verdict_wall warm)**"
+  echo "- peak RSS (VmHWM) < 200 MiB: **$verdict_rss** ($hwm_final KiB; $rss0 KiB before the first pass)"
+  echo "- endpoint cache: $(grep '^mxtls_exporter_endpoint_cache_requests_total' "$T/metrics.txt" | tr '\n' ' ')"
+  echo "- reproduce: \`sudo bash bench/throughput.sh\` (DOMAINS=$DOMAINS RTT_MS=$RTT_MS CONCURRENCY=$CONCURRENCY)"
+} | report "$OUT"
