@@ -13,6 +13,7 @@ namespace {
 
 // DNS flag day 2020: a UDP payload size that avoids IP fragmentation.
 constexpr int kEdnsPayloadSize = 1232;
+constexpr int kSocketReceiveBuffer = 4 << 20;  // 4 MiB, if net.core.rmem_max allows
 // Bound on ares_process_fd calls per readiness report; see OnSocketReady.
 constexpr int kMaxReadsPerWakeup = 16;
 
@@ -136,6 +137,12 @@ Status DnsResolver::Init() {
   options.ednspsz = kEdnsPayloadSize;
   mask |= ARES_OPT_EDNSPSZ;
   mask |= ARES_OPT_NOROTATE;  // servers in the configured order, like the MTA's resolver
+  // Every answer of a loop arrives on one UDP socket per server: a burst of probes starting
+  // together (a hosting fleet's scrapes, a restart) can outrun the default 208 KiB buffer while
+  // the loop is busy with handshakes, and a dropped answer costs a whole dns.timeout. The kernel
+  // caps this at net.core.rmem_max (README: "Many probes at once").
+  options.socket_receive_buffer_size = kSocketReceiveBuffer;
+  mask |= ARES_OPT_SOCK_RCVBUF;
   options.sock_state_cb = &DnsResolver::OnSocketState;
   options.sock_state_cb_data = this;
   mask |= ARES_OPT_SOCK_STATE_CB;

@@ -22,6 +22,7 @@
 #include "probes/policy_probe.h"
 #include "probes/judgement/certificate_report.h"
 #include "probes/judgement/chain_judgement_cache.h"
+#include "probes/in_flight_gate.h"
 #include "probes/judgement/dane.h"
 #include "probes/judgement/dnssec.h"
 #include "probes/judgement/reverse_dns.h"
@@ -78,6 +79,8 @@ struct DomainJob {
   const Clock* clock = nullptr;
   FactCache* cache = nullptr;
   EndpointSessionCache* endpoint_sessions = nullptr;
+  // One probe at a time runs an endpoint's slow-fact sessions; the others read its result.
+  InFlightGate* slow_fact_gate = nullptr;
   SessionLimiter* limiter = nullptr;
   ProbeEngine* engine = nullptr;
   DomainReport report;
@@ -211,6 +214,118 @@ asio::awaitable<EndpointReport> MainSession(std::shared_ptr<DomainJob> job, Endp
   co_return r;
 }
 
+// An endpoint's slow facts (no-SNI session, TLS versions, key-type sessions) are asked for
+// by every domain whose MX it is. The first probe to find one missing from the FactCache runs
+// its session(s); probes that come while it runs wait for it through the engine's
+// InFlightGate and read what it stored, so that a fleet of domains probed together costs the
+// mail server each of these sessions once. A probe that waited and found nothing stored (the
+// leader's session timed out) runs its own, unless its deadline has come: then the fact is
+// missing from this probe, as it would be had its own session timed out.
+// With a check interval of 0 ("every probe") each probe runs its own, as configured.
+template <typename Fact>
+struct Obtained {
+  std::optional<Fact> fact;  // empty: waited in vain until the deadline
+  int sessions_opened = 0;   // by this probe
+};
+using ObtainedNoSni = Obtained<FactCache::NoSniFact>;
+using ObtainedVersions = Obtained<FactCache::VersionsFact>;
+using ObtainedKeyType = Obtained<FactCache::KeyTypeFact>;
+
+// Runs `lead` (which stores what it learns in the FactCache and returns it) unless another
+// probe is already doing it, in which case `lookup` reads that probe's result.
+template <typename Fact, typename Lookup, typename Lead>
+asio::awaitable<Obtained<Fact>> ObtainShared(DomainJob& job, std::string gate_key,
+                                             std::chrono::milliseconds interval,
+                                             SteadyTime deadline, Lookup lookup, Lead lead) {
+  Obtained<Fact> out;
+  if (interval.count() <= 0) {
+    out = co_await lead();
+    co_return out;
+  }
+  for (;;) {
+    InFlightGate::Lease lease = co_await job.slow_fact_gate->Enter(gate_key, deadline);
+    // Another probe may have stored it while this one waited, or just before it entered.
+    std::optional<Fact> stored = lookup();
+    if (stored) {
+      out.fact = std::move(stored);
+      co_return out;
+    }
+    if (lease.leader()) {
+      out = co_await lead();  // the lease wakes the waiters once the result is stored
+      co_return out;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) co_return out;
+  }
+}
+
+asio::awaitable<ObtainedNoSni> ObtainNoSni(std::shared_ptr<DomainJob> job, EndpointSpec no_sni,
+                                           std::string key) {
+  const auto interval = job->task.module->tls.no_sni_check_interval;
+  auto lookup = [job, key, interval] { return job->cache->GetNoSni(key, interval); };
+  auto lead = [job, no_sni, key]() -> asio::awaitable<ObtainedNoSni> {
+    EndpointReport r = co_await ProbeSmtpEndpoint(no_sni, MakeEndpointEnv(*job));
+    ObtainedNoSni out;
+    out.sessions_opened = r.sessions_opened;
+    FactCache::NoSniFact fact{std::chrono::steady_clock::now(), std::move(r)};
+    // Only an observation of the certificate is worth keeping; a timeout is retried at the
+    // next probe.
+    if (fact.session.cert) job->cache->PutNoSni(key, fact);
+    out.fact = std::move(fact);
+    co_return out;
+  };
+  ObtainedNoSni out = co_await ObtainShared<FactCache::NoSniFact>(
+      *job, "no_sni|" + key, interval, no_sni.deadline, lookup, lead);
+  co_return out;
+}
+
+asio::awaitable<ObtainedVersions> ObtainVersions(std::shared_ptr<DomainJob> job,
+                                                 EndpointSpec spec, std::string key) {
+  const auto interval = job->task.module->tls.version_check_interval;
+  auto lookup = [job, key, interval] { return job->cache->GetVersions(key, interval); };
+  auto lead = [job, spec, key]() -> asio::awaitable<ObtainedVersions> {
+    TlsVersionsReport versions =
+        co_await ProbeTlsVersions(spec, job->version_contexts, job->report.log);
+    ObtainedVersions out;
+    FactCache::VersionsFact fact{std::chrono::steady_clock::now(), std::move(versions)};
+    // Kept only when every version got an answer: a partial matrix (one session timed out) is
+    // asked again at the next probe.
+    bool complete = true;
+    for (const auto& v : fact.versions.versions) {
+      complete = complete && v.outcome != VersionOutcome::kFailed;
+    }
+    if (complete) job->cache->PutVersions(key, fact);
+    out.sessions_opened = fact.versions.sessions;
+    out.fact = std::move(fact);
+    co_return out;
+  };
+  ObtainedVersions out = co_await ObtainShared<FactCache::VersionsFact>(
+      *job, "versions|" + key, interval, spec.deadline, lookup, lead);
+  co_return out;
+}
+
+asio::awaitable<ObtainedKeyType> ObtainKeyType(std::shared_ptr<DomainJob> job, EndpointSpec spec,
+                                               std::string key_type, std::string type_key) {
+  const auto interval = job->task.module->tls.key_type_check_interval;
+  auto lookup = [job, type_key, interval] { return job->cache->GetKeyType(type_key, interval); };
+  auto lead = [job, spec, key_type, type_key]() -> asio::awaitable<ObtainedKeyType> {
+    KeyTypeProbeResult result =
+        co_await ProbeKeyType(spec, key_type, job->tls->native_handle(), job->report.log);
+    ObtainedKeyType out;
+    FactCache::KeyTypeFact fact{std::chrono::steady_clock::now(), result.session, result.chain};
+    // A certificate, or the server's refusal to show one of this type, is an answer worth
+    // keeping; a timeout is not.
+    if (result.chain || result.session.failure_reason == "handshake") {
+      job->cache->PutKeyType(type_key, fact);
+    }
+    out.sessions_opened = result.session_opened ? 1 : 0;
+    out.fact = std::move(fact);
+    co_return out;
+  };
+  ObtainedKeyType out = co_await ObtainShared<FactCache::KeyTypeFact>(
+      *job, "key_type|" + type_key, interval, spec.deadline, lookup, lead);
+  co_return out;
+}
+
 // Spawns the SNI session of every address of one MX host and, unless a recent one is
 // cached, a second session without SNI (in parallel, so it costs no extra latency).
 void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
@@ -239,15 +354,17 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
     EndpointSpec no_sni = spec;
     no_sni.sni.clear();
     join->Add();
-    asio::co_spawn(job->loop->ctx, ProbeSmtpEndpoint(no_sni, MakeEndpointEnv(*job)),
-                   [job, join, no_sni, key](std::exception_ptr e, EndpointReport r) {
-                     if (e) r = InternalErrorReport(no_sni, e);
-                     auto now = std::chrono::steady_clock::now();
-                     // Only an observation of the certificate is worth keeping; a timeout
-                     // is retried at the next probe.
-                     if (r.cert) job->cache->PutNoSni(key, {now, r});
-                     job->slow_facts[key].fresh_sessions += r.sessions_opened;
-                     job->no_sni_sessions[key] = {std::move(r), now};
+    asio::co_spawn(job->loop->ctx, ObtainNoSni(job, no_sni, key),
+                   [job, join, no_sni, key](std::exception_ptr e, ObtainedNoSni obtained) {
+                     if (e) {
+                       obtained.fact = FactCache::NoSniFact{std::chrono::steady_clock::now(),
+                                                            InternalErrorReport(no_sni, e)};
+                     }
+                     if (obtained.fact) {
+                       job->slow_facts[key].fresh_sessions += obtained.sessions_opened;
+                       job->no_sni_sessions[key] = {std::move(obtained.fact->session),
+                                                    obtained.fact->checked_at};
+                     }
                      join->Done();
                    });
   };
@@ -266,21 +383,11 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
         job->slow_facts[key].versions = std::move(cached);
       } else {
         join->Add();
-        asio::co_spawn(job->loop->ctx,
-                       ProbeTlsVersions(spec, job->version_contexts, job->report.log),
-                       [job, join, key](std::exception_ptr e, TlsVersionsReport versions) {
-                         if (!e) {
-                           FactCache::VersionsFact fact{std::chrono::steady_clock::now(),
-                                                        std::move(versions)};
-                           // Kept only when every version got an answer: a partial matrix
-                           // (one session timed out) is asked again at the next probe.
-                           bool complete = true;
-                           for (const auto& v : fact.versions.versions) {
-                             complete = complete && v.outcome != VersionOutcome::kFailed;
-                           }
-                           if (complete) job->cache->PutVersions(key, fact);
-                           job->slow_facts[key].fresh_sessions += fact.versions.sessions;
-                           job->slow_facts[key].versions = std::move(fact);
+        asio::co_spawn(job->loop->ctx, ObtainVersions(job, spec, key),
+                       [job, join, key](std::exception_ptr e, ObtainedVersions obtained) {
+                         if (!e && obtained.fact) {
+                           job->slow_facts[key].fresh_sessions += obtained.sessions_opened;
+                           job->slow_facts[key].versions = std::move(obtained.fact);
                          }
                          join->Done();
                        });
@@ -294,20 +401,11 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
         continue;
       }
       join->Add();
-      asio::co_spawn(job->loop->ctx,
-                     ProbeKeyType(spec, key_type, job->tls->native_handle(), job->report.log),
-                     [job, join, key, type_key, key_type](std::exception_ptr e,
-                                                          KeyTypeProbeResult result) {
-                       if (!e) {
-                         FactCache::KeyTypeFact fact{std::chrono::steady_clock::now(),
-                                                     result.session, result.chain};
-                         // A certificate, or the server's refusal to show one of this type,
-                         // is an answer worth keeping; a timeout is not.
-                         if (result.chain || result.session.failure_reason == "handshake") {
-                           job->cache->PutKeyType(type_key, fact);
-                         }
-                         if (result.session_opened) ++job->slow_facts[key].fresh_sessions;
-                         job->slow_facts[key].key_types[key_type] = std::move(fact);
+      asio::co_spawn(job->loop->ctx, ObtainKeyType(job, spec, key_type, type_key),
+                     [job, join, key, key_type](std::exception_ptr e, ObtainedKeyType obtained) {
+                       if (!e && obtained.fact) {
+                         job->slow_facts[key].fresh_sessions += obtained.sessions_opened;
+                         job->slow_facts[key].key_types[key_type] = std::move(*obtained.fact);
                        }
                        join->Done();
                      });
@@ -866,6 +964,7 @@ ProbeEngine::~ProbeEngine() {
   // Waiters hold timers of the loops: gone before the loops are.
   limiter_.Close();
   endpoint_sessions_.Clear();
+  slow_fact_gate_.Clear();
   // Resolvers go before their io_context; the loops' destructors take care of the order
   // (members are destroyed in reverse: resolvers first, then the context).
   loops_.clear();
@@ -978,6 +1077,7 @@ DomainReport ProbeEngine::Probe(const ProbeTask& task) {
   job->clock = clock_;
   job->cache = &cache_;
   job->endpoint_sessions = &endpoint_sessions_;
+  job->slow_fact_gate = &slow_fact_gate_;
   job->limiter = &limiter_;
   job->engine = this;
   job->version_contexts = &version_contexts_;

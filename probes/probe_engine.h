@@ -21,6 +21,7 @@
 #include "probes/domain_prober.h"
 #include "probes/dns_resolver.h"
 #include "probes/endpoint_cache.h"
+#include "probes/in_flight_gate.h"
 #include "probes/fact_cache.h"
 #include "probes/session_limiter.h"
 #include "probes/tls_variant_probe.h"
@@ -98,6 +99,8 @@ class ProbeEngine final : public DomainProber {
   std::map<std::string, Validation> resolver_validates_;  // by ResolverKey + check name
   FactCache cache_;
   EndpointSessionCache endpoint_sessions_;
+  // One probe at a time runs an endpoint's slow-fact sessions (no-SNI, versions, key types).
+  InFlightGate slow_fact_gate_;
   // Limits come from the configuration of the latest probe (Probe sets them), so a reload
   // applies them without a restart.
   SessionLimiter limiter_{config::EngineConfig{}.max_sessions,

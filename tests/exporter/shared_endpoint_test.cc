@@ -243,3 +243,55 @@ TEST_CASE("a session that gets no slot before the deadline reports queue_timeout
 
 }  // namespace
 }  // namespace mxtls::testing
+
+namespace mxtls::testing {
+namespace {
+
+// The endpoint's slow facts (no-SNI, the four TLS versions, RSA-only and ECDSA-only) with
+// every check on, for `domains` probed at once on a cold exporter: the sessions the server saw
+// and each domain's response.
+struct ColdRun {
+  size_t sessions = 0;
+  std::vector<std::string> bodies;
+};
+ColdRun ProbeColdTogether(int domains) {
+  MailWorld w;
+  TestCert leaf = w.Leaf({"mx.fleet.test"});
+  SmtpFixtureServer& server = w.Serve("127.0.0.4", w.Healthy(leaf));
+  w.dns.AddA("mx.fleet.test", "127.0.0.4");
+  std::vector<std::string> names;
+  for (int i = 0; i < domains; ++i) {
+    names.push_back("tenant" + std::to_string(i) + ".test");
+    w.dns.AddMx(names.back(), 10, "mx.fleet.test");
+  }
+  w.Start("    mta_sts:\n      enabled: false\n    endpoint_reuse_window: 60s\n");
+  ColdRun run;
+  run.bodies = w.ProbeConcurrently(names);
+  run.sessions = server.sessions().size();
+  return run;
+}
+
+TEST_CASE("a fleet's first probes share the endpoint's slow-fact sessions",
+          "[integration][shared]") {
+  const ColdRun alone = ProbeColdTogether(1);
+  const ColdRun fleet = ProbeColdTogether(12);
+  // Main, no-SNI, the versions the fixture can be asked about and the two key types: as many
+  // as one domain alone costs the server, however many domains ask at once.
+  CHECK(alone.sessions >= 5);
+  CHECK(fleet.sessions == alone.sessions);
+  const Labels ep = Ep4("mx.fleet.test", "127.0.0.4");
+  for (const std::string& body : fleet.bodies) {
+    REQUIRE(!body.empty());
+    ParsedMetrics m(body);
+    INFO(m.text());
+    CheckHealthyEndpoint(m, ep);
+    // Every domain reports every slow fact, whichever probe's session observed it.
+    CHECK(m.Value("mxtls_tls_version_supported", With(ep, "version", "TLSv1.3")) == 1);
+    CHECK(m.Value("mxtls_tls_version_supported", With(ep, "version", "TLSv1.2")) == 1);
+    CHECK(m.Count("mxtls_cert_held_info") >= 1);
+    CHECK(m.Value("mxtls_nosni_tls_handshake_success", ep) == 1);
+  }
+}
+
+}  // namespace
+}  // namespace mxtls::testing
