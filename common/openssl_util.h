@@ -37,6 +37,24 @@ inline X509Ptr RetainX509(X509* cert) {
   return X509Ptr(cert);
 }
 
+// OpenSSL 3.0 fills a certificate's cached extension data (key identifiers, key usage, CA
+// flags) the first time a verification needs it. When one certificate was verified on two
+// event loops at once (the chain of a session shared by several domains, a trust anchor),
+// ThreadSanitizer saw one thread read those fields while the other was still filling them.
+// Filling them while the certificate has a single user makes every later use read-only.
+inline void PrimeX509ForSharing(X509* cert) {
+  if (cert != nullptr) X509_check_purpose(cert, -1, 0);
+}
+// The same for every certificate a store holds (those a CA file loaded; a hashed directory's
+// are loaded on demand, under the store's lock).
+inline void PrimeStoreForSharing(X509_STORE* store) {
+  if (store == nullptr) return;
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    PrimeX509ForSharing(X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)));
+  }
+}
+
 // A shared, immutable trust store. X509_STORE is reference-counted and safe to use from
 // several verifications at once once it is no longer modified.
 using SharedX509Store = std::shared_ptr<X509_STORE>;

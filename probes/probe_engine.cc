@@ -997,6 +997,7 @@ Result<SharedX509Store> ProbeEngine::TrustStore(const std::string& ca_file) {
   // Every judgement against this store reuses the verdicts of chains it has seen (see
   // chain_judgement_cache.h); a reloaded CA file is a new store with an empty cache.
   ChainJudgementCache::AttachTo(store.get());
+  PrimeStoreForSharing(store.get());
   SharedX509Store shared = ShareX509Store(std::move(store));
   stores_[ca_file] = CachedStore{mtime_ns, size, shared};
   return shared;

@@ -175,7 +175,8 @@ TEST_CASE("policies that cannot be used, with their RFC 8460 reasons",
   }
 }
 
-TEST_CASE("a policy host trickling its body is cut at the deadline", "[integration][mta-sts]") {
+TEST_CASE("a policy host trickling its body is cut at the deadline",
+          "[integration][mta-sts][timing]") {
   MailWorld w;
   StsDomain d(w);
   w.dns.AddTxt("_mta-sts.sts.test", {"v=STSv1; id=1"});

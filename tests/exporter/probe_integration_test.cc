@@ -438,7 +438,7 @@ TEST_CASE("null MX, implicit MX, CNAME MX and SERVFAIL", "[integration]") {
   CHECK(servfail.Value("mxtls_endpoints") == 0);
 }
 
-TEST_CASE("endpoints are probed in parallel: the slowest sets the pace", "[integration]") {
+TEST_CASE("endpoints are probed in parallel: the slowest sets the pace", "[integration][timing]") {
   MailWorld w;
   const int kHosts = 5;
   for (int i = 0; i < kHosts; ++i) {

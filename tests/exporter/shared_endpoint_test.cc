@@ -180,7 +180,7 @@ struct CrowdedAddress {
 };
 
 TEST_CASE("the per-address limit holds sessions back without failing probes",
-          "[integration][limits]") {
+          "[integration][limits][timing]") {
   MailWorld w;
   CrowdedAddress crowd(w, std::chrono::milliseconds(300));
   w.top_extra = "engine:\n  max_sessions_per_address: 2\n";
