@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <fstream>
 #include <set>
@@ -435,10 +436,32 @@ const TargetConfig* Config::FindTarget(const std::string& domain) const {
   Result<DomainName> name = ParseDomainName(domain);
   if (!name.ok()) return nullptr;
   const std::string& d = name->ascii;
+  if (target_index_.size() == targets.size() && !targets.empty()) {
+    auto it = target_index_.find(d);
+    return it == target_index_.end() ? nullptr : &targets[it->second];
+  }
   for (const auto& t : targets) {
     if (t.domain == d) return &t;
   }
   return nullptr;
+}
+
+bool Config::HasTarget(const std::string& ascii_domain) const {
+  if (target_index_.size() == targets.size() && !targets.empty()) {
+    return target_index_.count(ascii_domain) > 0;
+  }
+  for (const auto& t : targets) {
+    if (t.domain == ascii_domain) return true;
+  }
+  return false;
+}
+
+void Config::Index() {
+  static std::atomic<uint64_t> next_generation{1};
+  generation = next_generation.fetch_add(1);
+  target_index_.clear();
+  target_index_.reserve(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) target_index_.emplace(targets[i].domain, i);
 }
 
 const ModuleConfig* Config::FindModule(const std::string& name) const {
@@ -495,7 +518,9 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
                            const Environment& env) {
   try {
     YAML::Node root = YAML::Load(yaml_text);
-    return Decode(root, source, env);
+    Result<Config> decoded = Decode(root, source, env);
+    if (decoded.ok()) decoded.value().Index();
+    return decoded;
   } catch (const DecodeError& e) {
     std::string where = source + (e.line > 0 ? ":" + std::to_string(e.line) : "");
     return Status::Error("config_invalid", where + ": " + e.field + ": " + e.why);

@@ -45,6 +45,8 @@ class ReportStore {
 
   mutable std::mutex mu_;
   std::map<Key, std::shared_ptr<const StoredReport>> reports_;
+  // The config (Config::generation) the reports were last pruned against; mu_ held.
+  uint64_t pruned_for_generation_ = 0;
 };
 
 // `report` without what the status page does not need and that dominates its size: the

@@ -75,6 +75,49 @@ TEST_CASE("report store keeps configured targets only, one report per module", "
   CHECK(store.size() == 1);
 }
 
+TEST_CASE("a probe that finishes after a reload cannot leave a dropped target behind",
+          "[status]") {
+  config::Config before = ConfigWith("targets:\n  - domain: a.test\n  - domain: b.test\n");
+  config::Config after = ConfigWith("targets:\n  - domain: b.test\n");
+  REQUIRE(before.generation != 0);
+  REQUIRE(after.generation != before.generation);
+  ReportStore store;
+  const WallTime t0 = std::chrono::system_clock::now();
+  CHECK(store.Record(before, ReportFor("a.test", "default"), t0));
+  CHECK(store.Record(before, ReportFor("b.test", "default"), t0));
+  CHECK(store.Snapshot(after).size() == 1);
+  // a.test's probe started under the old config and records after the reload.
+  CHECK(store.Record(before, ReportFor("a.test", "default"), t0));
+  CHECK(store.Record(after, ReportFor("b.test", "default"), t0));
+  auto snap = store.Snapshot(after);
+  CHECK(snap.size() == 1);
+  CHECK(snap.count({"b.test", "default"}) == 1);
+}
+
+TEST_CASE("targets are found by name in a fleet-sized config", "[status][config]") {
+  std::string yaml = "targets:\n";
+  for (int i = 0; i < 5000; ++i) yaml += "  - domain: c" + std::to_string(i) + ".fleet.test\n";
+  config::Config cfg = ConfigWith(yaml);
+  REQUIRE(cfg.targets.size() == 5000);
+  for (int i = 0; i < 5000; i += 499) {
+    const std::string name = "c" + std::to_string(i) + ".fleet.test";
+    const config::TargetConfig* t = cfg.FindTarget(name);
+    REQUIRE(t != nullptr);
+    CHECK(t->domain == name);
+    CHECK(cfg.FindTarget("C" + std::to_string(i) + ".Fleet.Test.") == t);  // any spelling
+    CHECK(cfg.HasTarget(name));
+  }
+  CHECK(cfg.FindTarget("c5000.fleet.test") == nullptr);
+  CHECK_FALSE(cfg.HasTarget("fleet.test"));
+  // A copy finds its own targets, not the original's.
+  config::Config copy = cfg;
+  CHECK(copy.FindTarget("c7.fleet.test") == &copy.targets[7]);
+  // Targets changed by hand after loading: found without the stale index.
+  copy.targets.push_back(copy.targets.front());
+  copy.targets.back().domain = "added.test";
+  CHECK(copy.FindTarget("added.test") == &copy.targets.back());
+}
+
 TEST_CASE("/sd groups the targets by module, exact JSON", "[status][sd]") {
   config::Config cfg = ConfigWith(
       "targets:\n  - domain: b.test\n    module: strict\n  - domain: A.test.\n"
