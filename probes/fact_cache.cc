@@ -62,6 +62,16 @@ void FactCache::PutKeyType(const std::string& key, KeyTypeFact fact) {
   Insert(key_types_, key, std::move(fact));
 }
 
+std::optional<FactCache::ReverseDnsFact> FactCache::GetReverseDns(
+    const std::string& address, std::chrono::milliseconds max_age) {
+  return GetFresh(reverse_dns_, address, max_age);
+}
+
+void FactCache::PutReverseDns(const std::string& address, ReverseDnsFact fact) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Insert(reverse_dns_, address, std::move(fact));
+}
+
 void FactCache::PutNoSni(const std::string& key, NoSniFact fact) {
   std::lock_guard<std::mutex> lock(mu_);
   Insert(no_sni_, key, std::move(fact));
@@ -96,7 +106,7 @@ bool FactCache::PolicyChangedWithoutNewId(const std::string& domain, const std::
 size_t FactCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return no_sni_.map.size() + versions_.map.size() + key_types_.map.size() +
-         policies_.map.size() + policy_fetches_.map.size();
+         policies_.map.size() + policy_fetches_.map.size() + reverse_dns_.map.size();
 }
 
 }  // namespace mxtls

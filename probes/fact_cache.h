@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/clock.h"
 #include "probes/https_fetch.h"
@@ -53,6 +54,20 @@ class FactCache {
   // `key` names the endpoint and the key type.
   std::optional<KeyTypeFact> GetKeyType(const std::string& key, std::chrono::milliseconds max_age);
   void PutKeyType(const std::string& key, KeyTypeFact fact);
+
+  // The PTR names of an address and what each resolves back to (forward confirmation). PTR
+  // records change rarely and every domain on a shared mail host asks for the same address, so
+  // one lookup serves every probe for a while; the judgement (which also depends on the MX
+  // name) is made again at every probe. Failed lookups (timeouts, SERVFAIL) are not kept.
+  struct ReverseDnsFact {
+    std::chrono::steady_clock::time_point checked_at;
+    std::vector<std::string> ptr_names;
+    std::map<std::string, std::vector<std::string>> forward;  // name -> addresses
+    std::string error;  // "" or an answer without names: "nxdomain", "nodata"
+  };
+  std::optional<ReverseDnsFact> GetReverseDns(const std::string& address,
+                                              std::chrono::milliseconds max_age);
+  void PutReverseDns(const std::string& address, ReverseDnsFact fact);
 
   // The last MTA-STS policy fetch for a domain: what the HTTPS fetch saw (the presented chain
   // included, so that it can be judged again with a later clock), under which TXT id, and what
@@ -98,6 +113,7 @@ class FactCache {
   // domain -> (id, fingerprint of the first content seen with that id)
   Lru<std::pair<std::string, std::string>> policies_;
   Lru<PolicyFetchFact> policy_fetches_;
+  Lru<ReverseDnsFact> reverse_dns_;
 };
 
 }  // namespace mxtls

@@ -63,6 +63,8 @@ namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+// How long an address's PTR lookup (and its forward confirmation) is reused by later probes.
+constexpr std::chrono::milliseconds kReverseDnsReuse = std::chrono::hours(1);
 
 double SecondsSince(SteadyTime start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -698,28 +700,42 @@ asio::awaitable<void> LookupDane(std::shared_ptr<DomainJob> job, size_t host_ind
   }
 }
 
-// PTR of one address and whether its names resolve back to it. Facts only.
+// PTR of one address and whether its names resolve back to it. Facts only. The lookups are
+// shared through the FactCache for kReverseDnsReuse (fact_cache.h: ReverseDnsFact).
 asio::awaitable<void> LookupReverseDns(std::shared_ptr<DomainJob> job, std::string mx,
                                        std::string address, bool ipv6) {
   // Forward-confirming a handful of names is enough; a PTR RRset of dozens is noise.
   constexpr size_t kMaxNamesConfirmed = 4;
-  PtrLookup ptr = co_await job->dns->LookupPtr(address, job->task.deadline);
-  std::map<std::string, std::vector<std::string>> forward;
-  for (size_t i = 0; i < ptr.names.size() && i < kMaxNamesConfirmed; ++i) {
-    AddressLookup back;
-    if (ipv6) {
-      back = co_await job->dns->LookupAAAA(ptr.names[i], job->task.deadline);
-    } else {
-      back = co_await job->dns->LookupA(ptr.names[i], job->task.deadline);
+  std::optional<FactCache::ReverseDnsFact> fact =
+      job->cache->GetReverseDns(address, kReverseDnsReuse);
+  const bool cached = fact.has_value();
+  if (!fact) {
+    PtrLookup ptr = co_await job->dns->LookupPtr(address, job->task.deadline);
+    fact.emplace();
+    fact->ptr_names = ptr.names;
+    for (size_t i = 0; i < ptr.names.size() && i < kMaxNamesConfirmed; ++i) {
+      AddressLookup back;
+      if (ipv6) {
+        back = co_await job->dns->LookupAAAA(ptr.names[i], job->task.deadline);
+      } else {
+        back = co_await job->dns->LookupA(ptr.names[i], job->task.deadline);
+      }
+      fact->forward[ptr.names[i]] = back.addresses;
     }
-    forward[ptr.names[i]] = back.addresses;
+    fact->error = ptr.status.ok() ? "" : ptr.status.reason();
+    // An answer (names, or NXDOMAIN/NODATA: no names) is kept; a failed lookup is asked again.
+    if (fact->error.empty() || fact->error == "nxdomain" || fact->error == "nodata") {
+      fact->checked_at = std::chrono::steady_clock::now();
+      job->cache->PutReverseDns(address, *fact);
+    }
   }
-  std::string error = ptr.status.ok() ? "" : ptr.status.reason();
-  ReverseDnsReport report = JudgeReverseDns(address, mx, ptr.names, forward, error);
+  const std::string& error = fact->error;
+  ReverseDnsReport report = JudgeReverseDns(address, mx, fact->ptr_names, fact->forward, error);
   std::string names;
-  for (const auto& n : ptr.names) names += (names.empty() ? "" : " ") + n;
+  for (const auto& n : fact->ptr_names) names += (names.empty() ? "" : " ") + n;
   Log(*job, "PTR " + address + ": " + (error.empty() ? names : error) +
-                (report.forward_confirmed ? " (forward-confirmed)" : ""));
+                (report.forward_confirmed ? " (forward-confirmed)" : "") +
+                (cached ? " (looked up within the last hour)" : ""));
   job->reverse_dns[mx + "|" + address] = std::move(report);
 }
 

@@ -325,6 +325,40 @@ TEST_CASE("reverse DNS: forward-confirmed PTR equal to the MX name, and a generi
     CHECK(generic.Value("probe_success") == 1);
     CHECK(generic.Value("mxtls_domain_sender_delivers", {{"sender", "mta_sts"}}) == 1);
   }
+
+  // Later probes judge the same facts again from the lookups of the first (kept for an hour):
+  // the resolver is not asked again for the PTR or its forward confirmation.
+  const int ptr_queries = w.dns.QueryCount("1.4.0.127.in-addr.arpa", 12);
+  const int forward_queries = w.dns.QueryCount("mx1.rdns.test", 1);
+  ParsedMetrics again = w.Probe("rdns.test");
+  {
+    INFO(again.text());
+    auto ep = Ep4("mx1.rdns.test", "127.0.4.1");
+    CHECK(again.Value("mxtls_ptr_match", ep) == 1);
+    CHECK(again.Value("mxtls_fcrdns_valid", ep) == 1);
+    CHECK(again.Value("mxtls_ptr_info", With(ep, "ptr", "mx1.rdns.test")) == 1);
+  }
+  CHECK(ptr_queries == 1);
+  CHECK(w.dns.QueryCount("1.4.0.127.in-addr.arpa", 12) == ptr_queries);
+  // The MX host's own A lookup is asked at every probe; only the PTR's confirmation is kept.
+  CHECK(w.dns.QueryCount("mx1.rdns.test", 1) == forward_queries + 1);
+}
+
+TEST_CASE("reverse DNS: a failed PTR lookup is asked again at the next probe",
+          "[integration][rdns]") {
+  MailWorld w;
+  AddDomain(w, "flaky.test", "127.0.4.3");
+  w.dns.SetRcode("3.4.0.127.in-addr.arpa", 2);  // SERVFAIL
+  w.Start("", kNoExtraSessions);
+  ParsedMetrics first = w.Probe("flaky.test");
+  auto ep = Ep4("mx1.flaky.test", "127.0.4.3");
+  CHECK(first.Value("mxtls_fcrdns_valid", ep) == 0);
+  w.dns.ClearFaults("3.4.0.127.in-addr.arpa");
+  w.dns.AddPtr("3.4.0.127.in-addr.arpa", "mx1.flaky.test");
+  ParsedMetrics second = w.Probe("flaky.test");
+  INFO(second.text());
+  CHECK(second.Value("mxtls_ptr_match", ep) == 1);
+  CHECK(second.Value("mxtls_fcrdns_valid", ep) == 1);
 }
 
 }  // namespace
