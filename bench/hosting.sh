@@ -23,7 +23,9 @@
 #
 #   sudo nice -n 5 bash bench/hosting.sh   DOMAINS=10000 HOSTS=20 RTT_MS=50 MINUTES=5
 #       SCRAPE_INTERVAL=60 SCRAPE_TIMEOUT=10 REUSE_WINDOW= (empty: the module's default, 30s;
-#       "0s" turns session sharing across domains off) OUT=bench/results/hosting.md
+#       "0s" turns session sharing across domains off) PERF_SECONDS=0 (> 0: perf profile of the
+#       exporter for that long, early in interval 3: bench/results/hosting-raw/perf.txt)
+#       OUT=bench/results/hosting.md
 # Target (issue 10): no scrape timing out; TLS handshakes per minute proportional to the HOSTS
 # addresses, not to the domains.
 set -euo pipefail
@@ -62,6 +64,7 @@ SCRAPE_INTERVAL=${SCRAPE_INTERVAL:-60}
 SCRAPE_TIMEOUT=${SCRAPE_TIMEOUT:-10}
 REUSE_WINDOW=${REUSE_WINDOW:-}
 PROM_PORT=${PROM_PORT:-9090} # in mxb-cli: below its ephemeral range (10000-65000)
+PERF_SECONDS=${PERF_SECONDS:-0} # > 0: perf record of the exporter for that long in interval 3
 OUT=${OUT:-$repo/bench/results/hosting.md}
 make_tmp mxb-hosting
 maillog=$WORLD_POSTFIX_DIR/maillog
@@ -162,6 +165,14 @@ for ((m = 1; m <= MINUTES; m++)); do
     sleep 1
   done
   snapshot "$m"
+  if ((m == 2 && PERF_SECONDS > 0)); then # a CPU profile of the exporter in the steady state
+    (
+      set +e +o pipefail
+      perf record -F 499 -p "$ex_pid" -o "$T/perf.data" -- sleep "$PERF_SECONDS" >"$T/perf.log" 2>&1
+      perf report -i "$T/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep '%' | grep -v '^#' | head -60 >"$T/perf.txt"
+    ) &
+    perf_job=$!
+  fi
   log "interval $m: $(($(cat "$T/snap/$m/postfix_tls") - $(cat "$T/snap/$((m - 1))/postfix_tls"))) TLS handshakes at Postfix, exporter CPU $(awk '$1 == "exporter_cpu" { print $2 }' "$T/snap/$m/proc") s, Prometheus RSS $(awk '$1 == "prom_rss_kib" { print $2 }' "$T/snap/$m/proc") KiB"
 done
 t_end=$(date +%s)
@@ -180,7 +191,8 @@ query targets_active "count(up{job=\"mxtls\"})"
 curl -s --max-time 60 "$prom_url/api/v1/targets?state=active" | python3 -c '
 import json, sys, collections
 t = json.load(sys.stdin)["data"]["activeTargets"]
-c = collections.Counter((x["scrapePool"], x["health"], x["lastError"][:80]) for x in t)
+import re
+c = collections.Counter((x["scrapePool"], x["health"], re.sub(r"^Get \S+: ", "", x["lastError"])[:60]) for x in t)
 for k, v in c.most_common(): print(v, *k, sep="\t")' >"$T/targets_health.txt" || true
 grep -c '' "$ex_dir/stderr.log" >"$T/exporter_log_lines" || true
 grep -o 'level=[a-z]*' "$ex_dir/stderr.log" | sort | uniq -c >"$T/exporter_log_levels" || true
@@ -192,5 +204,6 @@ python3 "$bench_dir/hosting_report.py" --dir "$T" --domains "$DOMAINS" --hosts "
   --versions "Postfix $WORLD_POSTFIX_VERSION, $WORLD_NSD_VERSION, $WORLD_OPENSSL_VERSION, Prometheus $(prometheus --version 2>&1 | awk 'NR == 1 { print $3 }')" |
   report "$OUT"
 mkdir -p "$repo/bench/results/hosting-raw"
-cp -r "$T/snap" "$T"/q_*.json "$T/targets_health.txt" "$T/exporter_log_levels" "$T/prom/prometheus.yml" \
+[[ -n ${perf_job:-} ]] && { wait "$perf_job" || true; }
+cp -r "$T/snap" "$T"/q_*.json "$T"/perf.txt "$T/targets_health.txt" "$T/exporter_log_levels" "$T/prom/prometheus.yml" \
   "$repo/bench/results/hosting-raw/" 2>/dev/null || true
