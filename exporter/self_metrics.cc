@@ -14,6 +14,23 @@
 namespace mxtls {
 namespace {
 
+// A counter family with one series per result, "hit" and "miss".
+prometheus::MetricFamily HitMissFamily(const std::string& name, const std::string& help,
+                                       uint64_t hits, uint64_t misses) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = prometheus::MetricType::Counter;
+  for (const auto& [result, value] :
+       {std::pair<const char*, uint64_t>{"hit", hits}, {"miss", misses}}) {
+    prometheus::ClientMetric m;
+    m.label.push_back({"result", result});
+    m.counter.value = static_cast<double>(value);
+    f.metric.push_back(m);
+  }
+  return f;
+}
+
 prometheus::MetricFamily GaugeFamily(const std::string& name, const std::string& help,
                                      double value, prometheus::MetricType type =
                                                        prometheus::MetricType::Gauge) {
@@ -169,39 +186,19 @@ std::string SelfMetrics::Render() {
       const EngineStats stats = engine_stats_source_();
       // The engine owns the counts; they are rendered as they stand, not mirrored into the
       // registry, so they can never drift from the engine's.
-      prometheus::MetricFamily cache;
-      cache.name = "mxtls_exporter_endpoint_cache_requests_total";
-      cache.help =
+      engine_families.push_back(HitMissFamily(
+          "mxtls_exporter_endpoint_cache_requests_total",
           "Main endpoint sessions asked for by domain probes, by result: hit (shared with "
           "another domain's probe of the same endpoint, kept within endpoint_reuse_window or "
-          "still running) or miss (opened for this probe).";
-      cache.type = prometheus::MetricType::Counter;
-      for (const auto& [result, value] :
-           {std::pair<const char*, uint64_t>{"hit", stats.endpoint_cache_hits},
-            {"miss", stats.endpoint_cache_misses}}) {
-        prometheus::ClientMetric m;
-        m.label.push_back({"result", result});
-        m.counter.value = static_cast<double>(value);
-        cache.metric.push_back(m);
-      }
-      engine_families.push_back(std::move(cache));
-      prometheus::MetricFamily chains;
-      chains.name = "mxtls_exporter_chain_judgement_cache_requests_total";
-      chains.help =
+          "still running) or miss (opened for this probe).",
+          stats.endpoint_cache_hits, stats.endpoint_cache_misses));
+      engine_families.push_back(HitMissFamily(
+          "mxtls_exporter_chain_judgement_cache_requests_total",
           "Certificate chain judgements (certificate facts and verification against the trust "
           "store), by result: hit (the same chain judged before against the same store, no "
           "validity boundary since, at most 1 h ago) or miss (verified now). Expiry is judged "
-          "at every probe either way.";
-      chains.type = prometheus::MetricType::Counter;
-      for (const auto& [result, value] :
-           {std::pair<const char*, uint64_t>{"hit", stats.chain_cache_hits},
-            {"miss", stats.chain_cache_misses}}) {
-        prometheus::ClientMetric m;
-        m.label.push_back({"result", result});
-        m.counter.value = static_cast<double>(value);
-        chains.metric.push_back(m);
-      }
-      engine_families.push_back(std::move(chains));
+          "at every probe either way.",
+          stats.chain_cache_hits, stats.chain_cache_misses));
       engine_families.push_back(GaugeFamily(
           "mxtls_exporter_smtp_sessions_in_flight",
           "SMTP sessions holding a slot under engine.max_sessions and "

@@ -1,7 +1,5 @@
 #include "probes/endpoint_cache.h"
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <exception>
@@ -74,11 +72,7 @@ asio::awaitable<EndpointSessionCache::Observation> EndpointSessionCache::Obtain(
   }
 
   if (waiter) {
-    // The wake-up is posted to this executor, so it cannot run before the wait starts.
-    waiter->timer.expires_at(deadline);
-    while (!waiter->woken && std::chrono::steady_clock::now() < deadline) {
-      co_await waiter->timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    }
+    co_await waiter->Wait(deadline);
     std::lock_guard<std::mutex> lock(mu_);
     if (!waiter->result) {
       // Gave up first: the owner must not wake a waiter that is gone (it would only post a
@@ -130,12 +124,7 @@ asio::awaitable<EndpointSessionCache::Observation> EndpointSessionCache::Obtain(
     if (!entry.session || entry.keep_until <= observed_at) entries_.erase(key);
     if (entries_.size() > max_entries_) PruneLocked(observed_at);
   }
-  for (auto& w : waiters) {
-    asio::post(w->executor, [w] {
-      w->woken = true;
-      w->timer.cancel();
-    });
-  }
+  for (auto& w : waiters) LoopWaiter::Wake(w);
   if (failure) std::rethrow_exception(failure);
   co_return Observation{session, observed_at, false};
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "probes/judgement/domain_report.h"
+#include "probes/loop_waiter.h"
 #include "probes/smtp_tls_session.h"
 
 namespace mxtls {
@@ -67,11 +68,8 @@ class EndpointSessionCache {
   uint64_t misses() const { return misses_.load(); }
 
  private:
-  struct Waiter {
-    explicit Waiter(const asio::any_io_executor& ex) : executor(ex), timer(ex) {}
-    asio::any_io_executor executor;
-    asio::steady_timer timer;  // only touched on `executor`'s thread
-    bool woken = false;        // only touched on `executor`'s thread
+  struct Waiter : LoopWaiter {
+    using LoopWaiter::LoopWaiter;
     std::shared_ptr<const EndpointReport> result;  // guarded by mu_
     std::chrono::steady_clock::time_point observed_at;  // guarded by mu_
   };

@@ -1,9 +1,6 @@
 #include "probes/in_flight_gate.h"
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
 #include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 #include <utility>
 
 namespace mxtls {
@@ -40,12 +37,8 @@ asio::awaitable<InFlightGate::Lease> InFlightGate::Enter(
     it->second.push_back(waiter);
     ++waited_;
   }
-  // The wake-up is posted to this executor, so it cannot run before the wait starts.
-  waiter->timer.expires_at(deadline);
-  while (!waiter->woken && std::chrono::steady_clock::now() < deadline) {
-    co_await waiter->timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
-  if (!waiter->woken) {
+  const bool woken = co_await waiter->Wait(deadline);
+  if (!woken) {
     // Gave up first: take this waiter off the list so that it does not grow with dead ones.
     std::lock_guard<std::mutex> lock(mu_);
     auto it = in_flight_.find(key);
@@ -71,12 +64,7 @@ void InFlightGate::Leave(const std::string& key) {
     waiters = std::move(it->second);
     in_flight_.erase(it);
   }
-  for (auto& w : waiters) {
-    asio::post(w->executor, [w] {
-      w->woken = true;
-      w->timer.cancel();
-    });
-  }
+  for (auto& w : waiters) LoopWaiter::Wake(w);
 }
 
 void InFlightGate::Clear() {

@@ -4,19 +4,19 @@
 // domains are first probed together, the provider's mail server sees each of those sessions
 // once, not once per domain, and the others read the result from the FactCache.
 //
-// Thread-safe. A waiter sleeps on a timer of its own loop; the leader's Lease wakes it by
-// posting to the waiter's executor when it is destroyed (on every path, exceptions included).
+// Thread-safe. A waiter sleeps on its own loop (loop_waiter.h); the leader's Lease wakes it
+// when it is destroyed (on every path, exceptions included).
 #pragma once
 
-#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "probes/loop_waiter.h"
 
 namespace mxtls {
 
@@ -55,12 +55,7 @@ class InFlightGate {
   uint64_t waited() const;
 
  private:
-  struct Waiter {
-    explicit Waiter(const asio::any_io_executor& ex) : executor(ex), timer(ex) {}
-    asio::any_io_executor executor;
-    asio::steady_timer timer;  // only touched on `executor`'s thread
-    bool woken = false;        // only touched on `executor`'s thread
-  };
+  using Waiter = LoopWaiter;
   void Leave(const std::string& key);
 
   mutable std::mutex mu_;
