@@ -1,5 +1,6 @@
 #include "exporter/elastic_task_queue.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -24,42 +25,62 @@ void ElasticTaskQueue::enqueue(std::function<void()> fn) {
   JoinRetired();
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) return;
-  tasks_.push_back(std::move(fn));
-  // Every task beyond the idle workers gets a thread of its own, up to the limit: a request
-  // never waits for another request's probe while the limit allows one more thread.
-  if (tasks_.size() > idle_) {
-    if (threads_.size() < max_threads_) {
-      auto slot = threads_.emplace(threads_.end());
-      // Started under the lock: the worker's first act is to take it, so it sees `slot` set.
-      *slot = std::thread(&ElasticTaskQueue::Work, this, slot);
-      GlobalCounters().threads.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      GlobalCounters().waited_total.fetch_add(1, std::memory_order_relaxed);
-    }
+  if (!idle_.empty()) {
+    // The most recently idle thread: the others keep waiting and may reach their timeout.
+    Worker* w = idle_.back();
+    idle_.pop_back();
+    w->idle = false;
+    w->task = std::move(fn);
+    w->wake.notify_one();
+    return;
   }
-  work_cv_.notify_one();
+  if (workers_.size() < max_threads_) {
+    // A request never waits for another request's probe while the limit allows one more
+    // thread. Started under the lock: the worker's first act is to take it.
+    auto w = std::make_unique<Worker>();
+    w->task = std::move(fn);
+    Worker* raw = w.get();
+    workers_.push_back(std::move(w));
+    raw->thread = std::thread(&ElasticTaskQueue::Work, this, raw);
+    GlobalCounters().threads.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  tasks_.push_back(std::move(fn));
+  GlobalCounters().waited_total.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ElasticTaskQueue::Work(std::list<std::thread>::iterator self) {
+void ElasticTaskQueue::Work(Worker* self) {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    bool timed_out = false;
-    while (tasks_.empty() && !shutting_down_ && !timed_out) {
-      ++idle_;
-      timed_out = work_cv_.wait_for(lock, idle_timeout_) == std::cv_status::timeout;
-      --idle_;
+    if (!self->task && !tasks_.empty()) {
+      self->task = std::move(tasks_.front());
+      tasks_.pop_front();
     }
-    if (tasks_.empty()) {
-      if (shutting_down_) break;  // shutdown() joins this thread from threads_
-      // Idle for a whole timeout: leave, unless that would leave fewer than min_threads.
-      if (threads_.size() > min_threads_) {
-        retired_.splice(retired_.end(), threads_, self);
+    if (!self->task) {
+      if (shutting_down_) break;  // shutdown() joins this thread
+      self->idle = true;
+      idle_.push_back(self);
+      const bool woken = self->wake.wait_for(lock, idle_timeout_, [&] {
+        return static_cast<bool>(self->task) || shutting_down_;
+      });
+      if (self->idle) {  // not taken off the list by enqueue()
+        idle_.erase(std::find(idle_.begin(), idle_.end(), self));
+        self->idle = false;
+      }
+      if (!woken && !self->task && workers_.size() > min_threads_) {
+        // Idle for a whole timeout: leave (the queue keeps at least min_threads).
+        for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+          if (it->get() == self) {
+            retired_.splice(retired_.end(), workers_, it);
+            break;
+          }
+        }
         break;
       }
       continue;
     }
-    std::function<void()> task = std::move(tasks_.front());
-    tasks_.pop_front();
+    std::function<void()> task = std::move(self->task);
+    self->task = nullptr;
     lock.unlock();
     GlobalCounters().busy.fetch_add(1, std::memory_order_relaxed);
     try {
@@ -71,6 +92,7 @@ void ElasticTaskQueue::Work(std::list<std::thread>::iterator self) {
     } catch (...) {
       log::Error("an HTTP task threw", {{"err", "unknown exception"}});
     }
+    task = nullptr;  // whatever it holds goes before the thread waits again
     GlobalCounters().busy.fetch_sub(1, std::memory_order_relaxed);
     lock.lock();
   }
@@ -78,40 +100,33 @@ void ElasticTaskQueue::Work(std::list<std::thread>::iterator self) {
 }
 
 void ElasticTaskQueue::JoinRetired() {
-  std::list<std::thread> done;
+  std::list<std::unique_ptr<Worker>> done;
   {
     std::lock_guard<std::mutex> lock(mu_);
     done.swap(retired_);
   }
-  for (std::thread& t : done) t.join();
+  for (auto& w : done) w->thread.join();
 }
 
 void ElasticTaskQueue::shutdown() {
-  std::list<std::thread> all;
+  std::list<std::unique_ptr<Worker>> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutting_down_ = true;
-    work_cv_.notify_all();
+    for (Worker* w : idle_) w->wake.notify_one();
+    // Workers finish the queued tasks, then return; none retires any more, so these two
+    // lists hold every thread not yet joined. The Worker objects live until joined.
+    all.splice(all.end(), retired_);
+    all.splice(all.end(), workers_);
   }
-  // Workers finish the queued tasks, then return; none retires any more once shutting down,
-  // so after they are gone both lists hold every thread ever started and not yet joined.
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      all.splice(all.end(), retired_);
-      all.splice(all.end(), threads_);
-    }
-    if (all.empty()) break;
-    for (std::thread& t : all) {
-      if (t.joinable()) t.join();
-    }
-    all.clear();
+  for (auto& w : all) {
+    if (w->thread.joinable()) w->thread.join();
   }
 }
 
 size_t ElasticTaskQueue::threads() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return threads_.size();
+  return workers_.size();
 }
 
 }  // namespace mxtls

@@ -8,6 +8,10 @@
 // when `max_threads` requests are already being served; the count of those that waited is
 // kept for /metrics, so an operator sees when the limit is too low.
 //
+// Idle threads are handed work last-in, first-out: the thread that became idle most recently
+// takes the next request, so after a burst the surplus threads really stay idle and stop after
+// `idle_timeout`, instead of all taking turns and never timing out.
+//
 // Thread-safe. shutdown() (called by httplib when the server stops) runs the queued tasks,
 // then joins every thread; enqueue() after shutdown() drops the task.
 #pragma once
@@ -21,8 +25,10 @@
 #include <deque>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace mxtls {
 
@@ -46,7 +52,15 @@ class ElasticTaskQueue : public httplib::TaskQueue {
   size_t threads() const;
 
  private:
-  void Work(std::list<std::thread>::iterator self);
+  // One thread. Guarded by mu_ except `thread`, which only the queue touches.
+  struct Worker {
+    std::thread thread;
+    std::condition_variable wake;
+    std::function<void()> task;  // handed over by enqueue() while the worker is idle
+    bool idle = false;           // on idle_
+  };
+
+  void Work(Worker* self);
   void JoinRetired();  // joins threads that have left Work(); mu_ must not be held
 
   const size_t max_threads_;
@@ -54,11 +68,10 @@ class ElasticTaskQueue : public httplib::TaskQueue {
   const std::chrono::milliseconds idle_timeout_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;
-  std::deque<std::function<void()>> tasks_;
-  std::list<std::thread> threads_;   // alive workers
-  std::list<std::thread> retired_;   // workers that returned, to be joined
-  size_t idle_ = 0;                  // workers waiting for a task
+  std::deque<std::function<void()>> tasks_;     // waiting for a thread (at max_threads_)
+  std::list<std::unique_ptr<Worker>> workers_;  // alive
+  std::vector<Worker*> idle_;                   // idle workers, most recently idle last
+  std::list<std::unique_ptr<Worker>> retired_;  // returned from Work(), to be joined
   bool shutting_down_ = false;
 };
 

@@ -111,6 +111,30 @@ TEST_CASE("idle threads stop after the idle timeout, down to the minimum", "[htt
   REQUIRE(again.WaitDone(5));
 }
 
+TEST_CASE("after a burst, steady traffic reuses few threads and the surplus stops",
+          "[http_queue]") {
+  ElasticTaskQueue queue(64, 1, std::chrono::milliseconds(100));
+  Gate burst;
+  for (int i = 0; i < 30; ++i) queue.enqueue(burst.Task());
+  REQUIRE(burst.WaitRunning(30));
+  burst.Open();
+  REQUIRE(burst.WaitDone(30));
+  REQUIRE(queue.threads() == 30);
+  // One request at a time, more often than the idle timeout: were idle threads taking turns,
+  // each would be used every 30 requests and none would ever be idle for 100 ms.
+  std::atomic<int> done{0};
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(600);
+  int sent = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    queue.enqueue([&] { ++done; });
+    ++sent;
+    REQUIRE(Eventually([&] { return done.load() == sent; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Measured while the traffic still flows: the surplus left during it.
+  CHECK(queue.threads() <= 3);
+}
+
 TEST_CASE("shutdown runs what is queued, joins every thread and refuses more", "[http_queue]") {
   const int64_t threads0 = ElasticTaskQueue::GlobalCounters().threads.load();
   std::atomic<int> ran{0};
