@@ -9,6 +9,7 @@
 #include <asio/write.hpp>
 #include <cctype>
 
+#include "probes/chain_interner.h"
 #include "probes/endpoint_probe.h"
 #include "probes/judgement/smtp_reply.h"
 #include "probes/socket_watchdog.h"
@@ -295,7 +296,7 @@ asio::awaitable<void> Run(Fetch& f) {
     r.cert = JudgeCertificate(chain, f.env.trust, spec.host, f.env.clock->Now());
     f.Log("certificate: " + r.cert->leaf().subject + " (" + r.cert->chain.reason + ", " +
           std::to_string(capture.presented.size()) + " presented)");
-    r.chain = std::make_shared<const std::vector<X509Ptr>>(std::move(capture.presented));
+    r.chain = ChainInterner::Global().Intern(std::move(capture.presented));
     capture.presented.clear();
   }
   if (handshake_ec) {

@@ -12,6 +12,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/write.hpp>
 
+#include "probes/chain_interner.h"
 #include "probes/first_bytes_socket.h"
 #include "probes/judgement/greeting_host.h"
 #include "probes/judgement/smtp_reply.h"
@@ -346,7 +347,8 @@ asio::awaitable<SessionOutcome> RunSmtpTlsSession(EndpointSpec spec, SessionOpti
   r.phase_seconds.emplace_back("handshake", s->PhaseSeconds());
   r.handshake_ok = !handshake_ec;
   if (!capture.presented.empty()) {
-    r.chain = std::make_shared<const std::vector<X509Ptr>>(std::move(capture.presented));
+    // One copy per distinct chain in memory, however many sessions showed it.
+    r.chain = ChainInterner::Global().Intern(std::move(capture.presented));
     capture.presented.clear();
   }
   if (handshake_ec) {
