@@ -23,7 +23,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kSuccessful[] = "mxtls_tlsrpt_successful_sessions_total";
-constexpr char kSummaryFailed[] = "mxtls_tlsrpt_summary_failed_sessions_total";
+constexpr char kSummaryFailed[] = "mxtls_tlsrpt_summarized_failed_sessions_total";
 constexpr char kFailed[] = "mxtls_tlsrpt_failed_sessions_total";
 constexpr char kAccepted[] = "mxtls_tlsrpt_reports_accepted_total";
 constexpr char kDuplicate[] = "mxtls_tlsrpt_reports_duplicate_total";

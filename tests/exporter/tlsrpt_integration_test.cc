@@ -150,7 +150,7 @@ TEST_CASE("tlsrpt receiver: HTTP and spool reports counted exactly, once, across
   auto check_counts = [&](const std::string& m) {
     CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"company-y."
                          "example\",policy_type=\"sts\"}") == 5326);
-    CHECK(MetricValue(m, "mxtls_tlsrpt_summary_failed_sessions_total{policy_domain=\"company-"
+    CHECK(MetricValue(m, "mxtls_tlsrpt_summarized_failed_sessions_total{policy_domain=\"company-"
                          "y.example\",policy_type=\"sts\"}") == 303);
     CHECK(MetricValue(m, Failed("company-y.example", "sts", "certificate-expired", "company-x",
                                 "mx1.mail.company-y.example")) == 100);
@@ -161,7 +161,7 @@ TEST_CASE("tlsrpt receiver: HTTP and spool reports counted exactly, once, across
     // Google (HTTP, gzip) and the mailed report both count into example.org/sts.
     CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"example."
                          "org\",policy_type=\"sts\"}") == 812 + 50);
-    CHECK(MetricValue(m, "mxtls_tlsrpt_summary_failed_sessions_total{policy_domain=\"example."
+    CHECK(MetricValue(m, "mxtls_tlsrpt_summarized_failed_sessions_total{policy_domain=\"example."
                          "org\",policy_type=\"sts\"}") == 7 + 4);
     CHECK(MetricValue(m, Failed("example.org", "sts", "certificate-host-mismatch", "google_inc.",
                                 "mx2.example.org")) == 5);
@@ -172,7 +172,7 @@ TEST_CASE("tlsrpt receiver: HTTP and spool reports counted exactly, once, across
     // Microsoft (spool, .json.gz): no-policy-found, its own result type as "other".
     CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"example."
                          "org\",policy_type=\"no-policy-found\"}") == 40);
-    CHECK(MetricValue(m, "mxtls_tlsrpt_summary_failed_sessions_total{policy_domain=\"example."
+    CHECK(MetricValue(m, "mxtls_tlsrpt_summarized_failed_sessions_total{policy_domain=\"example."
                          "org\",policy_type=\"no-policy-found\"}") == 9);
     CHECK(MetricValue(m, Failed("example.org", "no-policy-found", "validation-failure",
                                 "microsoft_corporation", "mx1.example.org")) == 2);

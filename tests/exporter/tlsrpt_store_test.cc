@@ -67,7 +67,7 @@ TEST_CASE("tlsrpt store: counts exactly, once, and survives reopening", "[tlsrpt
   auto f = store.value()->Families();
   CHECK(Value(f, "mxtls_tlsrpt_successful_sessions_total",
               {{"policy_domain", "example.org"}, {"policy_type", "sts"}}) == 812);
-  CHECK(Value(f, "mxtls_tlsrpt_summary_failed_sessions_total",
+  CHECK(Value(f, "mxtls_tlsrpt_summarized_failed_sessions_total",
               {{"policy_domain", "example.org"}, {"policy_type", "sts"}}) == 7);
   CHECK(Value(f, "mxtls_tlsrpt_failed_sessions_total",
               {{"policy_domain", "example.org"},
