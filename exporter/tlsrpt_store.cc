@@ -197,6 +197,20 @@ Status TlsRptStore::Load() {
   return Status();
 }
 
+TlsRptStore::~TlsRptStore() {
+  std::lock_guard<std::mutex> lock(mu_);
+  SaveRejectedLocked(/*force=*/true);
+}
+
+void TlsRptStore::SaveRejectedLocked(bool force) {
+  if (!unsaved_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_save_ < kRejectedSaveInterval) return;
+  if (Status s = Persist(totals_); !s.ok()) {
+    log::Warn("tlsrpt: cannot save totals", {{"err", s.message()}});
+  }
+}
+
 Status TlsRptStore::Persist(const Totals& next) {
   json counters = json::array();
   for (const auto& [metric, series] : next.counters) {
@@ -208,7 +222,13 @@ Status TlsRptStore::Persist(const Totals& next) {
               {"counters", counters},
               {"last_end", next.last_end},
               {"seen", next.seen}};
-  return WriteFileAtomically(dir_ + "/totals.json", doc.dump(1));
+  Status written = WriteFileAtomically(dir_ + "/totals.json", doc.dump(1));
+  if (written.ok()) {
+    // `next` holds every refusal counted so far (Record builds it from totals_).
+    unsaved_ = false;
+    last_save_ = std::chrono::steady_clock::now();
+  }
+  return written;
 }
 
 std::string TlsRptStore::OrganizationLabel(const Totals& t, const std::string& domain,
@@ -279,7 +299,8 @@ TlsRptStore::Recorded TlsRptStore::Record(
     if (!any) {
       out.error = Status::Error("foreign_domain", "no policy domain of the report is a target");
       totals_.counters[kRejected][{"foreign_domain"}] += 1;
-      if (Status s = Persist(totals_); !s.ok()) log::Warn("tlsrpt: cannot save totals", {{"err", s.message()}});
+      unsaved_ = true;
+      SaveRejectedLocked(/*force=*/false);
       return out;
     }
     // The report first: a crash before the totals are saved leaves a stored report that is
@@ -289,6 +310,7 @@ TlsRptStore::Recorded TlsRptStore::Record(
     if (Status s = WriteFileAtomically(name, json_text); !s.ok()) {
       out.error = s;
       totals_.counters[kRejected][{"storage"}] += 1;
+      unsaved_ = true;
       return out;
     }
     next.seen[key] = now_seconds;
@@ -299,6 +321,7 @@ TlsRptStore::Recorded TlsRptStore::Record(
     out.outcome = Outcome::kRejected;
     out.error = s;
     totals_.counters[kRejected][{"storage"}] += 1;
+    unsaved_ = true;
     return out;
   }
   totals_ = std::move(next);
@@ -308,9 +331,8 @@ TlsRptStore::Recorded TlsRptStore::Record(
 void TlsRptStore::CountRejected(const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   totals_.counters[kRejected][{reason}] += 1;
-  if (Status s = Persist(totals_); !s.ok()) {
-    log::Warn("tlsrpt: cannot save totals", {{"err", s.message()}});
-  }
+  unsaved_ = true;
+  SaveRejectedLocked(/*force=*/false);
 }
 
 void TlsRptStore::Prune(int64_t now_seconds) {
@@ -327,7 +349,7 @@ void TlsRptStore::Prune(int64_t now_seconds) {
     }
   }
   // Ids are forgotten only once the totals without them are saved; the files go after.
-  if (forgotten > 0) {
+  if (forgotten > 0 || unsaved_) {
     if (Status s = Persist(next); !s.ok()) {
       log::Warn("tlsrpt: cannot save totals", {{"err", s.message()}});
       return;

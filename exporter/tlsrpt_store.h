@@ -63,8 +63,14 @@ class TlsRptStore {
                   const std::string& source, int64_t now_seconds);
 
   // Counts a report refused before it could be recorded, by reason (tlsrpt_report.h and the
-  // receiver's reasons). Persisted like every other count.
+  // receiver's reasons). Refusals are saved with the next accepted report, at Prune, at
+  // destruction, or when the last save is kRejectedSaveInterval old: anyone can post garbage,
+  // and a flood of it must not cost an fsync each. A crash may lose the refusals of the
+  // last seconds, never an accepted report.
   void CountRejected(const std::string& reason);
+  static constexpr std::chrono::seconds kRejectedSaveInterval{10};
+
+  ~TlsRptStore();
 
   // Deletes stored reports and forgets de-duplication ids that arrived more than the
   // retention before `now_seconds`.
@@ -86,6 +92,8 @@ class TlsRptStore {
     std::map<std::string, int64_t> seen;      // dedup key -> arrival time
   };
   Status Persist(const Totals& next);
+  // Saves the refusals counted since the last save when that is due (or `force`).
+  void SaveRejectedLocked(bool force);
   std::string OrganizationLabel(const Totals& t, const std::string& domain,
                                 const std::string& organization) const;
   std::string MxLabel(const Totals& t, const std::string& domain,
@@ -95,6 +103,8 @@ class TlsRptStore {
   const std::chrono::seconds retention_;
   mutable std::mutex mu_;
   Totals totals_;  // guarded by mu_
+  bool unsaved_ = false;  // guarded by mu_: totals_ holds refusals not yet on disk
+  std::chrono::steady_clock::time_point last_save_{};  // guarded by mu_
 };
 
 // Writes `data` to `path` so that a reader (or a crash) sees the old file or the new one,

@@ -168,6 +168,24 @@ TEST_CASE("tlsrpt store: pruning forgets old ids and reports but keeps the total
             .outcome == TlsRptStore::Outcome::kDuplicate);
 }
 
+TEST_CASE("tlsrpt store: refusals are saved lazily, and at the latest when the store closes",
+          "[tlsrpt]") {
+  TempDir dir;
+  {
+    auto store = TlsRptStore::Open(dir.path, std::chrono::hours(48)).value();
+    store->CountRejected("malformed");  // the first one is saved at once
+    for (int i = 0; i < 100; ++i) store->CountRejected("malformed");  // these wait
+    auto peek = TlsRptStore::Open(dir.path, std::chrono::hours(48)).value();
+    CHECK(Value(peek->Families(), "mxtls_tlsrpt_reports_rejected_total",
+                {{"reason", "malformed"}}) == 1);
+    CHECK(Value(store->Families(), "mxtls_tlsrpt_reports_rejected_total",
+                {{"reason", "malformed"}}) == 101);
+  }
+  auto reopened = TlsRptStore::Open(dir.path, std::chrono::hours(48)).value();
+  CHECK(Value(reopened->Families(), "mxtls_tlsrpt_reports_rejected_total",
+              {{"reason", "malformed"}}) == 101);
+}
+
 TEST_CASE("tlsrpt store: an unreadable totals file is an error, not a fresh start",
           "[tlsrpt]") {
   TempDir dir;
