@@ -304,12 +304,82 @@ ModuleConfig DecodeModule(const YAML::Node& node, const std::string& field,
   return m;
 }
 
+// Relative paths are relative to the config file, as in Prometheus' own configs.
+std::string ResolvePath(const std::string& path, const Environment& env) {
+  if (!path.empty() && path[0] != '/' && !env.base_dir.empty()) return env.base_dir + "/" + path;
+  return path;
+}
+
+void DecodeTlsRpt(const YAML::Node& node, const Environment& env, TlsRptConfig* t) {
+  const std::string f = "tlsrpt";
+  RejectUnknownKeys(node, f,
+                    {"listen_address", "spool_directory", "spool_interval", "data_directory",
+                     "max_body_bytes", "max_report_bytes", "retention"});
+  if (node.IsNull()) return;
+  if (node["listen_address"]) {
+    t->listen_address = DecodeString(node["listen_address"], Join(f, "listen_address"));
+    const std::string& a = t->listen_address;
+    size_t colon = a.rfind(':');
+    bool ok = a.empty();
+    if (colon != std::string::npos && colon + 1 < a.size() && a.size() - colon - 1 <= 5) {
+      std::string port = a.substr(colon + 1);
+      ok = std::all_of(port.begin(), port.end(), ::isdigit) && std::stol(port) <= 65535;
+      std::string host = a.substr(0, colon);
+      if (!host.empty() && host[0] == '[') ok = ok && host.back() == ']';
+      else ok = ok && host.find(':') == std::string::npos;
+    }
+    if (!ok) {
+      Fail(node["listen_address"], Join(f, "listen_address"),
+           "must be \"host:port\", \"[v6]:port\" or \":port\", got \"" + a + "\"");
+    }
+  }
+  if (node["spool_directory"]) {
+    t->spool_directory =
+        ResolvePath(DecodeString(node["spool_directory"], Join(f, "spool_directory")), env);
+  }
+  if (node["spool_interval"]) {
+    t->spool_interval = DecodeDuration(node["spool_interval"], Join(f, "spool_interval"),
+                                       std::chrono::seconds(1), std::chrono::hours(24));
+  }
+  if (node["data_directory"]) {
+    t->data_directory =
+        ResolvePath(DecodeString(node["data_directory"], Join(f, "data_directory")), env);
+  }
+  if (node["max_body_bytes"]) {
+    t->max_body_bytes =
+        DecodeInt(node["max_body_bytes"], Join(f, "max_body_bytes"), 1024, 64LL << 20);
+  }
+  if (node["max_report_bytes"]) {
+    t->max_report_bytes =
+        DecodeInt(node["max_report_bytes"], Join(f, "max_report_bytes"), 1024, 256LL << 20);
+  }
+  if (t->max_report_bytes < t->max_body_bytes) {
+    Fail(node["max_report_bytes"] ? node["max_report_bytes"] : node, Join(f, "max_report_bytes"),
+         "must be at least max_body_bytes (" + std::to_string(t->max_body_bytes) + ")");
+  }
+  if (node["retention"]) {
+    // At least two days: reports arrive daily and late, and their ids must be remembered
+    // at least as long as a reporter may resend them.
+    t->retention = DecodeDuration(node["retention"], Join(f, "retention"),
+                                  std::chrono::hours(48), std::chrono::hours(24 * 3650));
+  }
+  if (t->enabled() && t->data_directory.empty()) {
+    Fail(node, Join(f, "data_directory"),
+         "is required when listen_address or spool_directory is set");
+  }
+  if (!t->spool_directory.empty() && t->spool_directory == t->data_directory) {
+    Fail(node["spool_directory"], Join(f, "spool_directory"),
+         "must not be the data_directory");
+  }
+}
+
 Config Decode(const YAML::Node& root, const std::string& source, const Environment& env) {
   Config c;
   c.source = source;
   if (root.IsNull()) Fail(root, "(top level)", "the file is empty");
   RejectUnknownKeys(root, "",
-                    {"dns", "engine", "modules", "targets", "allow_unlisted_targets"});
+                    {"dns", "engine", "modules", "targets", "allow_unlisted_targets",
+                     "tlsrpt"});
 
   if (const auto engine = root["engine"]) {
     RejectUnknownKeys(engine, "engine", {"max_sessions", "max_sessions_per_address"});
@@ -419,6 +489,7 @@ Config Decode(const YAML::Node& root, const std::string& source, const Environme
     c.allow_unlisted_targets =
         DecodeBool(root["allow_unlisted_targets"], "allow_unlisted_targets");
   }
+  if (const auto tlsrpt = root["tlsrpt"]) DecodeTlsRpt(tlsrpt, env, &c.tlsrpt);
   return c;
 }
 

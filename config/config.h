@@ -126,8 +126,28 @@ struct TargetConfig {
   std::string Display() const;
 };
 
+// The TLS-RPT (RFC 8460) report receiver (exporter/tlsrpt_receiver.h). Both inputs are off
+// by default; either one needs `data_directory`, where accepted reports and the cumulative
+// totals are kept across restarts. Read once at start: changing it needs a restart.
+struct TlsRptConfig {
+  std::string listen_address;   // "host:port" of the POST /tlsrpt listener; empty: none
+  std::string spool_directory;  // read every spool_interval; empty: no mail spool
+  Duration spool_interval{std::chrono::minutes(5)};
+  std::string data_directory;
+  // Bounds on one report: the body as received (HTTP body, spool file or mail message after
+  // base64 decoding) and the JSON after gzip decompression.
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_report_bytes = 16 << 20;
+  // How long accepted reports are kept in data_directory/reports and their ids remembered for
+  // de-duplication. The totals are kept for ever.
+  Duration retention{std::chrono::hours(24 * 30)};
+
+  bool enabled() const { return !listen_address.empty() || !spool_directory.empty(); }
+};
+
 struct Config {
   std::string source;  // file the config came from (for messages)
+  TlsRptConfig tlsrpt;
   DnsConfig dns;
   EngineConfig engine;
   std::map<std::string, ModuleConfig> modules;

@@ -18,6 +18,7 @@
 #include "exporter/probe_endpoint.h"
 #include "exporter/report_store.h"
 #include "exporter/self_metrics.h"
+#include "exporter/tlsrpt_receiver.h"
 #include "probes/judgement/chain_judgement_cache.h"
 #include "probes/probe_engine.h"
 
@@ -136,6 +137,27 @@ int RealMain(int argc, char** argv) {
     }
     return status;
   };
+  // The TLS-RPT receiver (optional; its settings are read at start only). Stopped by its
+  // destructor at return, before the store it writes to.
+  const config::TlsRptConfig tlsrpt_settings = store.Current()->tlsrpt;
+  std::unique_ptr<TlsRptStore> tlsrpt_store;
+  std::unique_ptr<TlsRptReceiver> tlsrpt;
+  if (tlsrpt_settings.enabled()) {
+    Result<std::unique_ptr<TlsRptStore>> opened = TlsRptStore::Open(
+        tlsrpt_settings.data_directory,
+        std::chrono::duration_cast<std::chrono::seconds>(tlsrpt_settings.retention));
+    if (!opened.ok()) {
+      log::Error("cannot open the tlsrpt data directory", {{"err", opened.status().message()}});
+      return 1;
+    }
+    tlsrpt_store = std::move(opened.value());
+    metrics.AddFamiliesSource([db = tlsrpt_store.get()] { return db->Families(); });
+    tlsrpt = std::make_unique<TlsRptReceiver>(&store, tlsrpt_settings, tlsrpt_store.get());
+    if (Status s = tlsrpt->Start(); !s.ok()) {
+      log::Error("cannot start the tlsrpt receiver", {{"err", s.message()}});
+      return 1;
+    }
+  }
   std::thread first_dnssec_check(check_dnssec);
   ReportStore reports;  // for /status: written by /probe, read by the page
   ProbeEndpoint probe(&store, probe_engine, &metrics, flags.timeout_offset_seconds, &reports);

@@ -175,6 +175,12 @@ void SelfMetrics::SetEngineStatsSource(std::function<EngineStats()> source) {
   engine_stats_source_ = std::move(source);
 }
 
+void SelfMetrics::AddFamiliesSource(
+    std::function<std::vector<prometheus::MetricFamily>()> source) {
+  std::lock_guard<std::mutex> lock(source_mu_);
+  family_sources_.push_back(std::move(source));
+}
+
 std::string SelfMetrics::Render() {
   std::vector<prometheus::MetricFamily> engine_families;
   {
@@ -208,6 +214,9 @@ std::string SelfMetrics::Render() {
           "mxtls_exporter_smtp_sessions_waiting",
           "SMTP sessions waiting for a slot under the engine's session limits.",
           static_cast<double>(stats.sessions_waiting)));
+    }
+    for (const auto& source : family_sources_) {
+      for (auto& f : source()) engine_families.push_back(std::move(f));
     }
   }
   reload_ok_->Set(store_->last_reload_successful() ? 1 : 0);

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "exporter/config_store.h"
 
@@ -42,6 +43,9 @@ class SelfMetrics {
     size_t sessions_waiting = 0;         // SMTP sessions waiting for a slot
   };
   void SetEngineStatsSource(std::function<EngineStats()> source);
+  // Families owned elsewhere and rendered as they stand at every /metrics render (the
+  // TLS-RPT counts, exporter/tlsrpt_store.h).
+  void AddFamiliesSource(std::function<std::vector<prometheus::MetricFamily>()> source);
 
   // The exposition text for /metrics.
   std::string Render();
@@ -56,6 +60,7 @@ class SelfMetrics {
   std::mutex source_mu_;
   std::function<std::optional<bool>()> resolver_validation_source_;
   std::function<EngineStats()> engine_stats_source_;
+  std::vector<std::function<std::vector<prometheus::MetricFamily>()>> family_sources_;
   prometheus::Family<prometheus::Counter>* probes_total_;
   prometheus::Family<prometheus::Histogram>* probe_duration_;
   prometheus::Family<prometheus::Counter>* http_requests_;

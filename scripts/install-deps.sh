@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(g++ cmake make pkg-config git prometheus-cpp-dev libssl-dev libc-ares-dev
-            libcpp-httplib-dev libyaml-cpp-dev libasio-dev nlohmann-json3-dev libidn2-dev catch2
+            libcpp-httplib-dev libyaml-cpp-dev libasio-dev nlohmann-json3-dev libidn2-dev zlib1g-dev catch2
             ca-certificates)
 # unbound (validating resolver) and ldnsutils (ldns-keygen, ldns-signzone, drill): tests/e2e/dane_e2e.sh
 # chromium (headless browser for the status page): tests/e2e/status_page_e2e.sh

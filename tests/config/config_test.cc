@@ -95,6 +95,34 @@ TEST_CASE("defaults apply when keys are left out", "[config]") {
   CHECK(cfg->FindTarget("example.com") == nullptr);
 }
 
+TEST_CASE("tlsrpt: off by default; paths relative to the config file; limits decode",
+          "[config][tlsrpt]") {
+  auto off = ParseConfig("targets:\n  - domain: example.org\n", "t.yml", TestEnv());
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->tlsrpt.enabled());
+  CHECK(off->tlsrpt.spool_interval == std::chrono::minutes(5));
+  CHECK(off->tlsrpt.max_body_bytes == 1 << 20);
+  CHECK(off->tlsrpt.max_report_bytes == 16 << 20);
+  CHECK(off->tlsrpt.retention == std::chrono::hours(24 * 30));
+
+  Environment env = TestEnv();
+  env.base_dir = "/etc/mxtls";
+  auto on = ParseConfig(
+      "tlsrpt:\n  listen_address: \"[::1]:10466\"\n  spool_directory: spool\n"
+      "  spool_interval: 30s\n  data_directory: /var/lib/mxtls\n  max_body_bytes: 65536\n"
+      "  max_report_bytes: 1048576\n  retention: 7d\n",
+      "t.yml", env);
+  REQUIRE(on.ok());
+  CHECK(on->tlsrpt.enabled());
+  CHECK(on->tlsrpt.listen_address == "[::1]:10466");
+  CHECK(on->tlsrpt.spool_directory == "/etc/mxtls/spool");
+  CHECK(on->tlsrpt.data_directory == "/var/lib/mxtls");
+  CHECK(on->tlsrpt.spool_interval == std::chrono::seconds(30));
+  CHECK(on->tlsrpt.max_body_bytes == 65536);
+  CHECK(on->tlsrpt.max_report_bytes == 1048576);
+  CHECK(on->tlsrpt.retention == std::chrono::hours(24 * 7));
+}
+
 TEST_CASE("a U-label target is stored, compared and found in its A-label form", "[config]") {
   auto cfg = ParseConfig(
       "targets:\n  - domain: Bücher.Example.\n  - domain: xn--zca.de\n  - domain: example.com\n"

@@ -1,0 +1,280 @@
+// The TLS-RPT receiver in the running binary: reports posted over HTTP (JSON and gzip) and
+// delivered into the spool (a mail message as Google sends them, .json and .json.gz files),
+// counted exactly on /metrics, duplicates once whichever way they came, counts kept across a
+// restart, and refusals (malformed, oversize, foreign domain, gzip bomb, media type, mail
+// without a report) answered 4xx and counted by reason.
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "tests/support/exporter_process.h"
+#include "tests/support/tlsrpt_fixtures.h"
+
+namespace mxtls::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/mxtls-tlsrpt-it-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+std::string Config(const std::string& base, int64_t max_body = 1 << 20,
+                   int64_t max_report = 16 << 20) {
+  return R"(dns:
+  resolvers: ["127.0.0.1:1"]
+  timeout: 50ms
+  attempts: 1
+targets:
+  - domain: example.org
+  - domain: company-y.example
+tlsrpt:
+  listen_address: "127.0.0.1:0"
+  spool_directory: )" + base + R"(/spool
+  spool_interval: 1s
+  data_directory: )" + base + R"(/data
+  max_body_bytes: )" + std::to_string(max_body) + R"(
+  max_report_bytes: )" + std::to_string(max_report) + "\n";
+}
+
+// The receiver's port, from its "tlsrpt receiver listening address=127.0.0.1:N" log line.
+int ReceiverPort(const ExporterProcess& exporter) {
+  REQUIRE(exporter.WaitForLog("tlsrpt receiver listening", seconds(10)));
+  const std::string logs = exporter.Logs();
+  size_t at = logs.find("tlsrpt receiver listening");
+  size_t addr = logs.find("address=127.0.0.1:", at);
+  REQUIRE(addr != std::string::npos);
+  return std::atoi(logs.c_str() + addr + std::string("address=127.0.0.1:").size());
+}
+
+int Post(int port, const std::string& body, const std::string& type) {
+  auto client = NewLoopbackClient(port);
+  httplib::Result r = client->Post("/tlsrpt", body, type.c_str());
+  return r ? r->status : -1;
+}
+
+// Sends only `head` (request line and headers) and returns everything the server answers
+// before it closes: a refused body must be refused before it is sent, like a large one still
+// in flight.
+std::string RawExchange(int port, const std::string& head) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+std::string Metrics(const ExporterProcess& exporter) {
+  httplib::Result r = exporter.NewClient()->Get("/metrics");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  return r->body;
+}
+
+void WriteSpoolFile(const std::string& spool, const std::string& name, const std::string& data) {
+  // As a mail delivery agent does: written under a dot name, then renamed into place.
+  const std::string tmp = spool + "/." + name;
+  std::ofstream(tmp, std::ios::binary) << data;
+  REQUIRE(rename(tmp.c_str(), (spool + "/" + name).c_str()) == 0);
+}
+
+size_t CountFiles(const std::string& dir) {
+  size_t n = 0;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+bool WaitForFiles(const std::string& dir, size_t n) {
+  for (int i = 0; i < 200; ++i) {
+    if (CountFiles(dir) >= n) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
+
+std::string Failed(const std::string& domain, const std::string& type,
+                   const std::string& result, const std::string& org, const std::string& mx) {
+  return "mxtls_tlsrpt_failed_sessions_total{policy_domain=\"" + domain + "\",policy_type=\"" +
+         type + "\",result_type=\"" + result + "\",organization=\"" + org +
+         "\",receiving_mx=\"" + mx + "\"}";
+}
+
+TEST_CASE("tlsrpt receiver: HTTP and spool reports counted exactly, once, across a restart",
+          "[tlsrpt][integration]") {
+  TempDir base;
+  REQUIRE(mkdir((base.path + "/spool").c_str(), 0750) == 0);
+  const std::string spool = base.path + "/spool";
+  const std::string rfc = TlsRptTestdata("rfc8460_example.json");
+  const std::string google = TlsRptTestdata("google_shaped.json");
+  const std::string microsoft = TlsRptTestdata("microsoft_shaped.json");
+  const std::string mailed = SimpleTlsRptReport("Mailer", "m-1", "example.org", 50, 4,
+                                                "certificate-not-trusted", "mx1.example.org", 4);
+
+  auto check_counts = [&](const std::string& m) {
+    CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"company-y."
+                         "example\",policy_type=\"sts\"}") == 5326);
+    CHECK(MetricValue(m, "mxtls_tlsrpt_summarized_failed_sessions_total{policy_domain=\"company-"
+                         "y.example\",policy_type=\"sts\"}") == 303);
+    CHECK(MetricValue(m, Failed("company-y.example", "sts", "certificate-expired", "company-x",
+                                "mx1.mail.company-y.example")) == 100);
+    CHECK(MetricValue(m, Failed("company-y.example", "sts", "starttls-not-supported",
+                                "company-x", "mx2.mail.company-y.example")) == 200);
+    CHECK(MetricValue(m, Failed("company-y.example", "sts", "validation-failure", "company-x",
+                                "mx-backup.mail.company-y.example")) == 3);
+    // Google (HTTP, gzip) and the mailed report both count into example.org/sts.
+    CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"example."
+                         "org\",policy_type=\"sts\"}") == 812 + 50);
+    CHECK(MetricValue(m, "mxtls_tlsrpt_summarized_failed_sessions_total{policy_domain=\"example."
+                         "org\",policy_type=\"sts\"}") == 7 + 4);
+    CHECK(MetricValue(m, Failed("example.org", "sts", "certificate-host-mismatch", "google_inc.",
+                                "mx2.example.org")) == 5);
+    CHECK(MetricValue(m, Failed("example.org", "sts", "sts-policy-fetch-error", "google_inc.",
+                                "unknown")) == 1);
+    CHECK(MetricValue(m, Failed("example.org", "sts", "certificate-not-trusted", "mailer",
+                                "mx1.example.org")) == 4);
+    // Microsoft (spool, .json.gz): no-policy-found, its own result type as "other".
+    CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"example."
+                         "org\",policy_type=\"no-policy-found\"}") == 40);
+    CHECK(MetricValue(m, "mxtls_tlsrpt_summarized_failed_sessions_total{policy_domain=\"example."
+                         "org\",policy_type=\"no-policy-found\"}") == 9);
+    CHECK(MetricValue(m, Failed("example.org", "no-policy-found", "validation-failure",
+                                "microsoft_corporation", "mx1.example.org")) == 2);
+    CHECK(MetricValue(m, Failed("example.org", "no-policy-found", "other",
+                                "microsoft_corporation", "unknown")) == 3);
+    CHECK(MetricValue(m, "mxtls_tlsrpt_last_report_end_timestamp_seconds{policy_domain="
+                         "\"example.org\"}") == 1796083199);  // the mailed report's end
+    CHECK(MetricValue(m, "mxtls_tlsrpt_last_report_end_timestamp_seconds{policy_domain="
+                         "\"company-y.example\"}") == 1459555199);
+    CHECK(MetricValue(m, "mxtls_tlsrpt_reports_accepted_total{source=\"http\"}") == 2);
+    CHECK(MetricValue(m, "mxtls_tlsrpt_reports_accepted_total{source=\"spool\"}") == 2);
+  };
+
+  {
+    ExporterProcess exporter(Config(base.path));
+    const int port = ReceiverPort(exporter);
+    CHECK(Post(port, rfc, "application/tlsrpt+json") == 200);
+    CHECK(Post(port, Gzip(google), "application/tlsrpt+gzip") == 200);
+    CHECK(Post(port, google, "application/tlsrpt+json") == 200);  // duplicate: still 2xx
+    WriteSpoolFile(spool, "microsoft.json.gz", Gzip(microsoft));
+    WriteSpoolFile(spool, "google-mail.eml", TlsRptMailMessage(mailed, "example.org"));
+    WriteSpoolFile(spool, "again.json", rfc);  // came by HTTP first: counted once
+    REQUIRE(WaitForFiles(spool + "/processed", 3));
+    CHECK(CountFiles(spool) == 1);  // only processed/ is left
+    CHECK(CountFiles(spool + "/rejected") == 0);
+    std::this_thread::sleep_for(milliseconds(200));  // the last file is counted before it moves
+    const std::string m = Metrics(exporter);
+    check_counts(m);
+    CHECK(MetricValue(m, "mxtls_tlsrpt_reports_duplicate_total{source=\"http\"}") == 1);
+    CHECK(MetricValue(m, "mxtls_tlsrpt_reports_duplicate_total{source=\"spool\"}") == 1);
+    exporter.Signal(SIGTERM);
+    CHECK(exporter.WaitForExit(seconds(10)) == 0);
+  }
+  // The same data directory: the counts are back, and a report seen before is not counted
+  // again, whichever way it comes.
+  ExporterProcess exporter(Config(base.path));
+  const int port = ReceiverPort(exporter);
+  CHECK(Post(port, Gzip(rfc), "application/tlsrpt+gzip") == 200);
+  WriteSpoolFile(spool, "google-again.json", google);
+  REQUIRE(WaitForFiles(spool + "/processed", 4));
+  std::this_thread::sleep_for(milliseconds(200));
+  const std::string m = Metrics(exporter);
+  check_counts(m);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_duplicate_total{source=\"http\"}") == 2);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_duplicate_total{source=\"spool\"}") == 2);
+}
+
+TEST_CASE("tlsrpt receiver: refusals are 4xx, counted by reason, and create no series",
+          "[tlsrpt][integration]") {
+  TempDir base;
+  REQUIRE(mkdir((base.path + "/spool").c_str(), 0750) == 0);
+  const std::string spool = base.path + "/spool";
+  ExporterProcess exporter(Config(base.path, /*max_body=*/8192, /*max_report=*/65536));
+  const int port = ReceiverPort(exporter);
+
+  CHECK(Post(port, "{not json", "application/tlsrpt+json") == 400);
+  CHECK(Post(port, "{\"organization-name\":\"x\"}", "application/tlsrpt+json") == 400);
+  // Over max_body_bytes: refused from the Content-Length, before the body is read.
+  CHECK(RawExchange(port, "POST /tlsrpt HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          "application/tlsrpt+json\r\nContent-Length: 9000\r\n\r\n")
+            .rfind("HTTP/1.1 413 ", 0) == 0);
+  // Chunked bodies are not bounded by cpp-httplib 0.11: refused before they are read.
+  CHECK(RawExchange(port, "POST /tlsrpt HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          "application/tlsrpt+json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .rfind("HTTP/1.1 411 ", 0) == 0);
+  const std::string foreign = SimpleTlsRptReport("x", "f-1", "victim.test", 5, 1,
+                                                 "certificate-expired", "mx.victim.test", 1);
+  CHECK(Post(port, foreign, "application/tlsrpt+json") == 403);
+  // 4 MiB of spaces: about 4 KiB of gzip, under the body limit, far over the report limit.
+  const std::string bomb = Gzip(std::string(4 << 20, ' '), 9);
+  REQUIRE(bomb.size() < 8192);
+  CHECK(Post(port, bomb, "application/tlsrpt+gzip") == 413);
+  CHECK(Post(port, "not gzip at all", "application/tlsrpt+gzip") == 400);
+  CHECK(Post(port, SimpleTlsRptReport("x", "t-1", "example.org", 1, 0, "certificate-expired",
+                                      "mx.example.org", 0),
+             "application/json") == 415);
+  {
+    auto client = NewLoopbackClient(port);
+    httplib::Result get = client->Get("/tlsrpt");
+    REQUIRE(get);
+    CHECK(get->status == 405);
+  }
+  WriteSpoolFile(spool, "spam.eml", "Subject: hello\r\n\r\nno report in here\r\n");
+  WriteSpoolFile(spool, "bomb.json.gz", bomb);
+  REQUIRE(WaitForFiles(spool + "/rejected", 2));
+  std::this_thread::sleep_for(milliseconds(200));
+
+  const std::string m = Metrics(exporter);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_rejected_total{reason=\"malformed\"}") == 2);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_rejected_total{reason=\"too_large\"}") == 1);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_rejected_total{reason=\"foreign_domain\"}") == 1);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_rejected_total{reason=\"decompressed_too_large\"}") ==
+        2);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_rejected_total{reason=\"bad_gzip\"}") == 1);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_rejected_total{reason=\"unsupported_media_type\"}") ==
+        1);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_rejected_total{reason=\"bad_mime\"}") == 1);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_reports_rejected_total{reason=\"length_required\"}") == 1);
+  CHECK(m.find("victim.test") == std::string::npos);
+  CHECK_FALSE(HasMetric(m, "mxtls_tlsrpt_reports_accepted_total"));
+  CHECK_FALSE(HasMetric(m, "mxtls_tlsrpt_successful_sessions_total"));
+}
+
+}  // namespace
+}  // namespace mxtls::testing
