@@ -115,8 +115,28 @@ class BoundedHttpServer::Connection {
     if (ssl_) {
       SSL_shutdown(ssl_.get());  // best effort close_notify; non-blocking
     }
+    if (linger_) {
+      // After refusing a request whose bytes were not all read: closing at once with unread
+      // data makes the kernel send a reset, which can destroy our answer before the client
+      // reads it. Stop sending, then discard what still arrives, for a bounded time.
+      ::shutdown(fd_, SHUT_WR);
+      auto deadline = Clock::now() + std::chrono::milliseconds(500);
+      char sink[4096];
+      size_t drained = 0;
+      while (drained < (1u << 20)) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        pollfd p{fd_, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+        ssize_t n = ::recv(fd_, sink, sizeof(sink), 0);
+        if (n <= 0) break;
+        drained += static_cast<size_t>(n);
+      }
+    }
     ::close(fd_);
   }
+
+  // Close with a lingering drain (see the destructor).
+  void Linger() { linger_ = true; }
 
   Io Handshake(SSL_CTX* ctx, Clock::time_point deadline) {
     ssl_.reset(SSL_new(ctx));
@@ -222,6 +242,7 @@ class BoundedHttpServer::Connection {
   int fd_;
   const std::atomic<bool>* stopping_;
   SslPtr ssl_;
+  bool linger_ = false;
 };
 
 BoundedHttpServer::BoundedHttpServer(WebSecurity* web, HttpLimits limits)
@@ -397,7 +418,10 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
     out += close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
     if (req.method != "HEAD") out += res.body;
     if (conn.Write(out, Clock::now() + limits_.write_timeout) != Connection::Io::kOk) break;
-    if (close) break;
+    if (close) {
+      if (res.status >= 400) conn.Linger();
+      break;
+    }
   }
   return true;
 }
