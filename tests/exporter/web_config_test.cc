@@ -186,10 +186,11 @@ TEST_CASE("bcrypt at cost 10: uncached and cached cost per request", "[web_confi
   auto t1 = std::chrono::steady_clock::now();
   for (int i = 0; i < 10000; ++i) auth.Check(Basic("prom:secret"));
   auto t2 = std::chrono::steady_clock::now();
-  WARN("uncached: " << std::chrono::duration<double, std::milli>(t1 - t0).count()
-                    << " ms; cached: "
-                    << std::chrono::duration<double, std::micro>(t2 - t1).count() / 10000
-                    << " us per check");
+  using Ms = std::chrono::duration<double, std::milli>;
+  using Us = std::chrono::duration<double, std::micro>;
+  double uncached_ms = Ms(t1 - t0).count();
+  double cached_us = Us(t2 - t1).count() / 10000;
+  WARN("uncached: " << uncached_ms << " ms; cached: " << cached_us << " us per check");
 }
 
 }  // namespace

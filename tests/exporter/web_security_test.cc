@@ -4,6 +4,7 @@
 // restart, bad web configs, and slow or oversized request heads while scrapes go on.
 #include <arpa/inet.h>
 #include <crypt.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -65,28 +66,44 @@ class WebDir {
   std::string dir_;
 };
 
-// A CA, a server certificate for 127.0.0.1 issued by it, and a client certificate.
-struct Pki {
-  TestCert ca = MakeSelfSigned({.common_name = "web test ca", .is_ca = true});
-  TestCert server = MakeIssued({.common_name = "127.0.0.1", .ip_sans = {"127.0.0.1"}}, ca);
-  TestCert client = MakeIssued({.common_name = "prometheus", .dns_sans = {"prometheus.example"}}, ca);
-
-  void WriteTo(const WebDir& d, const std::string& prefix = "") const {
-    d.Write(prefix + "ca.crt", ca.CertPem());
-    d.Write(prefix + "server.crt", server.CertPem());
-    d.Write(prefix + "server.key", server.KeyPem());
-    d.Write(prefix + "client.crt", client.CertPem());
-    d.Write(prefix + "client.key", client.KeyPem());
-  }
-};
-
 struct Run {
   int exit_code;
   std::string out;
 };
 
+Run Shell(const std::string& cmd);
+
+// A CA and a server certificate for 127.0.0.1 issued by it, written as <prefix>ca.crt,
+// <prefix>ca.key, <prefix>server.crt and <prefix>server.key.
+struct Pki {
+  TestCert ca = MakeSelfSigned({.common_name = "web test ca", .is_ca = true});
+  TestCert server = MakeIssued({.common_name = "127.0.0.1", .ip_sans = {"127.0.0.1"}}, ca);
+
+  void WriteTo(const WebDir& d, const std::string& prefix = "") const {
+    d.Write(prefix + "ca.crt", ca.CertPem());
+    d.Write(prefix + "ca.key", ca.KeyPem());
+    d.Write(prefix + "server.crt", server.CertPem());
+    d.Write(prefix + "server.key", server.KeyPem());
+  }
+};
+
+// A client certificate (extendedKeyUsage clientAuth, which the test PKI's leaves lack) with
+// one DNS SAN, issued by the CA written with `ca_prefix`: <name>.crt and <name>.key.
+void IssueClientCert(const WebDir& d, const std::string& ca_prefix, const std::string& name,
+                     const std::string& dns_san) {
+  std::string p = d.Path(name);
+  d.Write(name + ".ext", "subjectAltName=DNS:" + dns_san + "\nextendedKeyUsage=clientAuth\n");
+  Run r = Shell("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + p +
+                ".key -out " + p + ".csr -subj /CN=" + name + " && openssl x509 -req -in " + p +
+                ".csr -CA " + d.Path(ca_prefix + "ca.crt") + " -CAkey " + d.Path(ca_prefix + "ca.key") +
+                " -set_serial " + std::to_string(std::rand() + 1) + " -out " + p + ".crt -days 2 -extfile " +
+                p + ".ext");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+}
+
 Run Shell(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  FILE* p = popen(("(" + cmd + ") 2>&1").c_str(), "r");
   REQUIRE(p != nullptr);
   std::string out;
   char buf[4096];
@@ -197,8 +214,12 @@ TEST_CASE("client certificates: RequireAndVerifyClientCert and client_allowed_sa
   WebDir d;
   Pki pki;
   pki.WriteTo(d);
+  IssueClientCert(d, "", "client", "prometheus.example");
   Pki other;  // a client certificate from a CA the exporter does not trust
   other.WriteTo(d, "other-");
+  IssueClientCert(d, "other-", "other-client", "prometheus.example");
+  // A certificate from the trusted CA whose SANs are not allowed.
+  IssueClientCert(d, "", "stranger", "intruder.example");
   std::string web = d.Write("web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
                                        "  client_auth_type: RequireAndVerifyClientCert\n"
                                        "  client_ca_file: ca.crt\n"
@@ -211,10 +232,6 @@ TEST_CASE("client certificates: RequireAndVerifyClientCert and client_allowed_sa
   CHECK(CurlStatus(ca + " --cert " + d.Path("other-client.crt") + " --key " + d.Path("other-client.key"), url) ==
         "000");
 
-  // A certificate from the trusted CA whose SANs are not allowed.
-  TestCert stranger = MakeIssued({.common_name = "x", .dns_sans = {"intruder.example"}}, pki.ca);
-  d.Write("stranger.crt", stranger.CertPem());
-  d.Write("stranger.key", stranger.KeyPem());
   CHECK(CurlStatus(ca + " --cert " + d.Path("stranger.crt") + " --key " + d.Path("stranger.key"), url) == "000");
 }
 
@@ -242,6 +259,9 @@ TEST_CASE("a renewed certificate is served without a restart; a bad new file kee
 
   size_t from = exp.LogSize();
   d.Write("web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS9\n");
+  // Changes are looked for when a connection arrives, at most once a second.
+  std::this_thread::sleep_for(milliseconds(1100));
+  CHECK(CurlStatus("--cacert " + d.Path("new-ca.crt"), url) == "200");
   CHECK(exp.WaitForLog("tls_server_config.min_version: unknown TLS version", seconds(5), from));
   // Also on SIGHUP; the old settings keep serving.
   exp.Signal(SIGHUP);
