@@ -369,7 +369,9 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
       bool idle = buf.empty();
       Connection::Io io = conn.Read(&buf, idle ? first_byte_deadline : head_deadline);
       if (io == Connection::Io::kOk) {
-        if (idle) head_deadline = Clock::now() + limits_.head_timeout;
+        // The first head must be complete within head_timeout of the connection being
+        // ready; a later one within head_timeout of its first byte.
+        if (idle) head_deadline = served == 0 ? first_byte_deadline : Clock::now() + limits_.head_timeout;
         continue;
       }
       // A client that went quiet between requests is closed silently; one that stopped in

@@ -14,7 +14,8 @@
 // Per connection (one thread of the task queue while it is open):
 //   - TLS handshake (when the web config has TLS) within `head_timeout`; client_allowed_sans
 //     checked after it;
-//   - each request's head must arrive within `head_timeout` of its first byte, and the next
+//   - the first head must be complete within `head_timeout` after the handshake, each later
+//     one within `head_timeout` of its first byte, and the next
 //     request's first byte within `idle_timeout` (keep-alive), else the connection is closed
 //     (408 when part of a head had arrived);
 //   - request line over `max_request_line` bytes -> 414; more than `max_headers` header lines
