@@ -7,10 +7,16 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
+#include <mutex>
+#include <thread>
+
 #include "common/log.h"
+#include "exporter/elastic_task_queue.h"
 
 namespace mxtls {
 namespace {
@@ -158,6 +164,12 @@ class BoundedHttpServer::Connection {
   }
 
   SSL* ssl() const { return ssl_.get(); }
+  int fd() const { return fd_; }
+
+  bool ReadableWithin(std::chrono::milliseconds wait) {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
+  }
 
   // Appends what is available (at least one byte) to `buf`.
   Io Read(std::string* buf, Clock::time_point deadline) {
@@ -246,7 +258,9 @@ class BoundedHttpServer::Connection {
 };
 
 BoundedHttpServer::BoundedHttpServer(WebSecurity* web, HttpLimits limits)
-    : web_(web), limits_(limits) {}
+    : web_(web),
+      limits_(limits),
+      parker_(std::make_unique<Parker>(this, limits.idle_timeout, limits.max_idle_connections)) {}
 
 void BoundedHttpServer::Route(const std::string& method, const std::string& path_pattern,
                               RouteHandler handler) {
@@ -323,27 +337,163 @@ int ParseHead(const std::string& head, const HttpLimits& limits, httplib::Reques
 
 }  // namespace
 
-bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
-  Connection conn(sock, &stopping_);
-  std::shared_ptr<const WebSecuritySnapshot> web = web_->Current();
-  const std::string remote = PeerAddress(sock);
-  if (web->tls) {
-    if (conn.Handshake(web->tls.get(), Clock::now() + limits_.head_timeout) != Connection::Io::kOk) {
-      return false;
+// One open connection between requests: what a thread needs to go on serving it.
+struct BoundedHttpServer::Session {
+  std::unique_ptr<Connection> conn;
+  std::shared_ptr<const WebSecuritySnapshot> web;
+  std::string remote;
+  std::string buf;  // bytes read and not yet used: the start of the next request
+  size_t served = 0;
+};
+
+// Keep-alive connections between requests wait here, on one epoll thread, instead of each
+// holding a handler thread: Prometheus scrapes a target every 15 s or more, and a thread per
+// idle connection would cap open connections at --web.handler-threads. A connection that
+// becomes readable goes back to a handler thread; one idle for `idle_timeout`, or beyond
+// `max_parked` waiting, is closed.
+class BoundedHttpServer::Parker {
+ public:
+  Parker(BoundedHttpServer* server, std::chrono::milliseconds idle_timeout, size_t max_parked)
+      : server_(server), idle_timeout_(idle_timeout), max_parked_(max_parked) {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Parker() { Stop(); }
+
+  void Park(std::shared_ptr<Session> s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_ || parked_.size() >= max_parked_) return;  // dropping `s` closes it
+    int fd = s->conn->fd();
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) return;
+    parked_[fd] = {std::move(s), Clock::now() + idle_timeout_};
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
     }
-    if (!ClientCertificateAllowed(conn.ssl(), web->config.tls.client_allowed_sans)) {
-      log::Debug("client certificate not in client_allowed_sans", {{"remote", remote}});
-      return false;
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    parked_.clear();
+    ::close(epoll_);
+  }
+
+  size_t parked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return parked_.size();
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<Session> session;
+    Clock::time_point expires;
+  };
+
+  void Run() {
+    epoll_event events[64];
+    for (;;) {
+      int n = epoll_wait(epoll_, events, 64, kPollSliceMs);
+      std::vector<std::shared_ptr<Session>> ready;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopped_) return;
+        for (int i = 0; i < n; ++i) {
+          auto it = parked_.find(events[i].data.fd);
+          if (it == parked_.end()) continue;
+          epoll_ctl(epoll_, EPOLL_CTL_DEL, it->first, nullptr);
+          ready.push_back(std::move(it->second.session));
+          parked_.erase(it);
+        }
+        auto now = Clock::now();
+        for (auto it = parked_.begin(); it != parked_.end();) {
+          if (it->second.expires > now) {
+            ++it;
+            continue;
+          }
+          epoll_ctl(epoll_, EPOLL_CTL_DEL, it->first, nullptr);
+          it = parked_.erase(it);  // closes the connection
+        }
+      }
+      for (auto& s : ready) server_->Resume(std::move(s));
     }
   }
 
-  std::string buf;  // bytes read and not yet used: the start of the next request
-  for (size_t served = 0; served < limits_.max_requests_per_connection && !stopping_; ++served) {
-    // Read one head: the first byte within the idle (or, for the first request, head)
-    // timeout, the whole head within head_timeout of its first byte.
+  BoundedHttpServer* server_;
+  const std::chrono::milliseconds idle_timeout_;
+  const size_t max_parked_;
+  int epoll_ = -1;
+  std::thread thread_;
+  std::mutex mu_;
+  std::map<int, Entry> parked_;  // by descriptor; guarded by mu_
+  bool stopped_ = false;         // guarded by mu_
+};
+
+BoundedHttpServer::~BoundedHttpServer() {
+  stopping_ = true;
+  if (parker_) parker_->Stop();
+  if (resume_queue_) resume_queue_->shutdown();
+}
+
+void BoundedHttpServer::BeginStop() {
+  stopping_ = true;
+  if (parker_) parker_->Stop();
+}
+
+size_t BoundedHttpServer::parked_connections() const { return parker_ ? parker_->parked() : 0; }
+
+void BoundedHttpServer::Resume(std::shared_ptr<Session> s) {
+  std::call_once(resume_queue_once_, [this] {
+    resume_queue_.reset(new_task_queue ? new_task_queue()
+                                       : new ElasticTaskQueue(1024));
+  });
+  resume_queue_->enqueue([this, s]() mutable { Serve(std::move(s), true); });
+}
+
+bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
+  auto s = std::make_shared<Session>();
+  s->conn = std::make_unique<Connection>(sock, &stopping_);
+  s->web = web_->Current();
+  s->remote = PeerAddress(sock);
+  if (s->web->tls) {
+    if (s->conn->Handshake(s->web->tls.get(), Clock::now() + limits_.head_timeout) !=
+        Connection::Io::kOk) {
+      return false;
+    }
+    if (!ClientCertificateAllowed(s->conn->ssl(), s->web->config.tls.client_allowed_sans)) {
+      log::Debug("client certificate not in client_allowed_sans", {{"remote", s->remote}});
+      return false;
+    }
+  }
+  Serve(std::move(s), false);
+  return true;
+}
+
+void BoundedHttpServer::Serve(std::shared_ptr<Session> s, bool resumed) {
+  Connection& conn = *s->conn;
+  const std::shared_ptr<const WebSecuritySnapshot>& web = s->web;
+  const std::string& remote = s->remote;
+  std::string& buf = s->buf;
+  for (size_t& served = s->served; served < limits_.max_requests_per_connection && !stopping_;
+       ++served, resumed = false) {
+    // Between requests the connection waits without a thread (Parker), unless the next
+    // request's bytes are already here.
+    // A client sending requests back to back (a burst of scrapes, a load test) is kept for
+    // a few milliseconds: parking and resuming costs two thread hand-overs.
+    if (served > 0 && !resumed && buf.empty() &&
+        !(conn.ssl() != nullptr && SSL_has_pending(conn.ssl())) &&
+        !conn.ReadableWithin(limits_.linger_before_park)) {
+      parker_->Park(std::move(s));
+      return;
+    }
+    // Read one head: the first byte within head_timeout (it is there already when resumed
+    // from the parker), the whole head within head_timeout of the first byte.
     HeadRead hr;
-    Clock::time_point first_byte_deadline =
-        Clock::now() + (served == 0 ? limits_.head_timeout : limits_.idle_timeout);
+    Clock::time_point first_byte_deadline = Clock::now() + limits_.head_timeout;
     Clock::time_point head_deadline{};
     if (!buf.empty()) head_deadline = Clock::now() + limits_.head_timeout;
     for (;;) {
@@ -371,7 +521,10 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
       if (io == Connection::Io::kOk) {
         // The first head must be complete within head_timeout of the connection being
         // ready; a later one within head_timeout of its first byte.
-        if (idle) head_deadline = served == 0 ? first_byte_deadline : Clock::now() + limits_.head_timeout;
+        if (idle) {
+          head_deadline = served == 0 && !resumed ? first_byte_deadline
+                                                  : Clock::now() + limits_.head_timeout;
+        }
         continue;
       }
       // A client that went quiet between requests is closed silently; one that stopped in
@@ -425,7 +578,6 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
       break;
     }
   }
-  return true;
 }
 
 void BoundedHttpServer::Dispatch(httplib::Request& req, httplib::Response& res) {

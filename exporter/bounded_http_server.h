@@ -14,10 +14,11 @@
 // Per connection (one thread of the task queue while it is open):
 //   - TLS handshake (when the web config has TLS) within `head_timeout`; client_allowed_sans
 //     checked after it;
-//   - the first head must be complete within `head_timeout` after the handshake, each later
-//     one within `head_timeout` of its first byte, and the next
-//     request's first byte within `idle_timeout` (keep-alive), else the connection is closed
-//     (408 when part of a head had arrived);
+//   - the first head must be complete within `head_timeout` after the handshake, a later one
+//     within `head_timeout` of its first byte, else 408 and the connection is closed;
+//   - between requests a keep-alive connection holds no thread: after `linger_before_park`
+//     without a next request it waits in the Parker (one epoll thread) for up to
+//     `idle_timeout`, and goes back to a handler thread when readable;
 //   - request line over `max_request_line` bytes -> 414; more than `max_headers` header lines
 //     or more than `max_header_bytes` of them -> 431; a body (Content-Length other than 0, or
 //     any Transfer-Encoding) -> 413 and Content-Encoding -> 415; every one of these closes
@@ -31,6 +32,8 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <vector>
@@ -44,7 +47,11 @@ struct HttpLimits {
   size_t max_headers = 100;
   size_t max_header_bytes = 16384;
   std::chrono::milliseconds head_timeout{5000};
-  std::chrono::milliseconds idle_timeout{5000};
+  // Keep-alive connections wait for their next request this long, without a thread.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
+  size_t max_idle_connections = 4096;
+  // How long a thread waits for the next request itself before parking the connection.
+  std::chrono::milliseconds linger_before_park{20};
   std::chrono::milliseconds write_timeout{10000};
   size_t max_requests_per_connection = 1000;
 };
@@ -62,9 +69,14 @@ class BoundedHttpServer : public httplib::Server {
   void Route(const std::string& method, const std::string& path_pattern, RouteHandler handler);
   void SetRequestLogger(Logger logger) { logger_ = std::move(logger); }
 
+  ~BoundedHttpServer() override;
+
   // Makes open connections finish their current request and close, so that stop() (which
   // joins the connection threads) returns within a fraction of a second.
-  void BeginStop() { stopping_ = true; }
+  void BeginStop();
+
+  // Keep-alive connections waiting for their next request.
+  size_t parked_connections() const;
 
  private:
   struct RouteEntry {
@@ -73,8 +85,14 @@ class BoundedHttpServer : public httplib::Server {
     RouteHandler handler;
   };
   class Connection;
+  struct Session;
+  class Parker;
 
   bool process_and_close_socket(socket_t sock) override;
+  // Serves requests on `s` until it closes or waits for its next request in the parker.
+  void Serve(std::shared_ptr<Session> s, bool resumed);
+  // A parked connection became readable: serve it on a thread of resume_queue_.
+  void Resume(std::shared_ptr<Session> s);
   void Dispatch(httplib::Request& req, httplib::Response& res);
 
   WebSecurity* web_;
@@ -82,6 +100,9 @@ class BoundedHttpServer : public httplib::Server {
   std::vector<RouteEntry> routes_;
   Logger logger_;
   std::atomic<bool> stopping_{false};
+  std::unique_ptr<Parker> parker_;
+  std::once_flag resume_queue_once_;
+  std::unique_ptr<httplib::TaskQueue> resume_queue_;
 };
 
 // Percent-decoding of a URL path or query component ('+' is a space only in a query).

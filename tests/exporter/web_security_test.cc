@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -376,6 +377,33 @@ TEST_CASE("keep-alive: pipelined requests are answered in order; a refused body 
   CHECK(r.find("200 OK") == std::string::npos);
   CHECK(closed);
   close(fd);
+}
+
+TEST_CASE("keep-alive connections idle between scrapes stay open without a thread; SIGTERM closes them",
+          "[web_security]") {
+  ExporterProcess exp(kConfig);
+  std::vector<int> conns;
+  for (int i = 0; i < 50; ++i) {
+    conns.push_back(Connect(exp.port()));
+    SendAll(conns.back(), "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(StatusLine(ReadAll(conns.back(), milliseconds(500))) == "HTTP/1.1 200 OK");
+  }
+  // Longer than the head timeout (5 s): an idle keep-alive connection is not a slow client.
+  std::this_thread::sleep_for(milliseconds(6500));
+  auto metrics = exp.NewClient()->Get("/metrics");
+  REQUIRE(metrics);
+  for (int fd : conns) {
+    SendAll(fd, "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(StatusLine(ReadAll(fd, milliseconds(500))) == "HTTP/1.1 200 OK");
+  }
+  // 50 connections waited without holding 50 threads.
+  CHECK(MetricValue(metrics->body, "mxtls_exporter_http_handler_threads") < 20);
+
+  auto start = std::chrono::steady_clock::now();
+  exp.Signal(SIGTERM);
+  CHECK(exp.WaitForExit(seconds(5)) == 0);
+  CHECK(std::chrono::steady_clock::now() - start < seconds(2));
+  for (int fd : conns) close(fd);
 }
 
 }  // namespace
