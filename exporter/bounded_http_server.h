@@ -11,7 +11,7 @@
 // accepts connections and feeds them to threads, and its Request/Response types carry the
 // request to the unchanged route handlers.
 //
-// Per connection (one thread of the task queue while it is open):
+// Per connection (a thread of the task queue while a request is read or served):
 //   - TLS handshake (when the web config has TLS) within `head_timeout`; client_allowed_sans
 //     checked after it;
 //   - the first head must be complete within `head_timeout` after the handshake, a later one

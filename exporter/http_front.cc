@@ -105,10 +105,9 @@ HttpFront::~HttpFront() {
 }
 
 void HttpFront::Configure(BoundedHttpServer& server, int handler_threads) {
-  // Threads on demand, up to handler_threads connections at once (elastic_task_queue.h): a
-  // scrape waits for a thread only when that many are being served. A connection holds its
-  // thread while it is open, which keep-alive makes affordable because BoundedHttpServer
-  // bounds how long it may sit idle (5 s) or trickle a head (5 s).
+  // Threads on demand, up to handler_threads connections being served at once
+  // (elastic_task_queue.h): a scrape waits for a thread only when that many are being served.
+  // A keep-alive connection between requests holds no thread (bounded_http_server.h).
   server.new_task_queue = [handler_threads] {
     return new ElasticTaskQueue(static_cast<size_t>(handler_threads));
   };
