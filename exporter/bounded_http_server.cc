@@ -462,6 +462,7 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
   if (s->web->tls) {
     if (s->conn->Handshake(s->web->tls.get(), Clock::now() + limits_.head_timeout) !=
         Connection::Io::kOk) {
+      log::Debug("TLS handshake failed or timed out", {{"remote", s->remote}});
       return false;
     }
     if (!ClientCertificateAllowed(s->conn->ssl(), s->web->config.tls.client_allowed_sans)) {
@@ -561,6 +562,7 @@ void BoundedHttpServer::Serve(std::shared_ptr<Session> s, bool resumed) {
       res.set_content(std::string(Reason(hr.status)) + "\n", "text/plain; charset=utf-8");
       log::Debug("http request refused before parsing",
                  {{"status", std::to_string(hr.status)}, {"remote", remote}});
+      if (logger_) logger_(req, res);  // counted too, under an empty path
     }
 
     std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + Reason(res.status) + "\r\n";

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "exporter/basic_auth.h"
+#include "exporter/flags.h"
 #include "exporter/web_config.h"
 
 namespace mxtls {
@@ -47,6 +48,19 @@ std::string Basic(const std::string& user_pass) {
     out += "=";
   }
   return "Basic " + out;
+}
+
+TEST_CASE("--web.config.file is a flag, empty by default", "[web_config][flags]") {
+  std::vector<const char*> none = {"mxtls_exporter"};
+  Result<Flags> d = ParseFlags(static_cast<int>(none.size()), none.data());
+  REQUIRE(d.ok());
+  CHECK(d->web_config_file.empty());
+  std::vector<const char*> args = {"mxtls_exporter", "--web.config.file=/etc/web.yml"};
+  Result<Flags> f = ParseFlags(static_cast<int>(args.size()), args.data());
+  REQUIRE(f.ok());
+  CHECK(f->web_config_file == "/etc/web.yml");
+  std::vector<const char*> bare = {"mxtls_exporter", "--web.config.file"};
+  CHECK_FALSE(ParseFlags(static_cast<int>(bare.size()), bare.data()).ok());
 }
 
 TEST_CASE("a full exporter-toolkit web config is parsed", "[web_config]") {
