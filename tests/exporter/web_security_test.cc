@@ -76,9 +76,23 @@ Run Shell(const std::string& cmd);
 
 // A CA and a server certificate for 127.0.0.1 issued by it, written as <prefix>ca.crt,
 // <prefix>ca.key, <prefix>server.crt and <prefix>server.key.
+CertSpec CaSpec() {
+  CertSpec spec;
+  spec.common_name = "web test ca";
+  spec.is_ca = true;
+  return spec;
+}
+
+CertSpec ServerSpec() {
+  CertSpec spec;
+  spec.common_name = "127.0.0.1";
+  spec.ip_sans = {"127.0.0.1"};
+  return spec;
+}
+
 struct Pki {
-  TestCert ca = MakeSelfSigned({.common_name = "web test ca", .is_ca = true});
-  TestCert server = MakeIssued({.common_name = "127.0.0.1", .ip_sans = {"127.0.0.1"}}, ca);
+  TestCert ca = MakeSelfSigned(CaSpec());
+  TestCert server = MakeIssued(ServerSpec(), ca);
 
   void WriteTo(const WebDir& d, const std::string& prefix = "") const {
     d.Write(prefix + "ca.crt", ca.CertPem());
