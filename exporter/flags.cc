@@ -14,6 +14,9 @@ std::string FlagsUsage() {
   --web.listen-address=ADDR     address to listen on, repeatable (default :10465)
   --web.handler-threads=N       most HTTP requests served at once; a thread each, started on
                                 demand and stopped after 60 s idle (default 1024)
+  --web.config.file=FILE        TLS, basic auth and response headers, in the Prometheus
+                                exporter-toolkit format; re-read when it or a certificate
+                                changes (default: none, plain HTTP without authentication)
   --timeout-offset=SECONDS      subtracted from Prometheus' scrape timeout (default 0.5)
   --log.level=LEVEL             debug, info, warn or error (default info)
   --log.format=FORMAT           logfmt or json (default logfmt)
@@ -93,7 +96,8 @@ Result<Flags> ParseFlags(int argc, const char* const* argv) {
       continue;
     }
     if (name != "config.file" && name != "web.listen-address" && name != "log.level" &&
-        name != "log.format" && name != "timeout-offset" && name != "web.handler-threads") {
+        name != "log.format" && name != "timeout-offset" && name != "web.handler-threads" &&
+        name != "web.config.file") {
       return Status::Error("bad_flag", "unknown flag --" + name);
     }
     if (!take_value()) return Status::Error("bad_flag", "--" + name + " needs a value");
@@ -109,6 +113,8 @@ Result<Flags> ParseFlags(int argc, const char* const* argv) {
       if (!listen_set) flags.listen_addresses.clear();
       listen_set = true;
       flags.listen_addresses.push_back(value);
+    } else if (name == "web.config.file") {
+      flags.web_config_file = value;
     } else if (name == "log.level") {
       if (value != "debug" && value != "info" && value != "warn" && value != "error") {
         return Status::Error("bad_flag", "--log.level: expected debug, info, warn or error");

@@ -17,6 +17,7 @@ struct Flags {
   std::string log_format = "logfmt";
   double timeout_offset_seconds = 0.5;
   int handler_threads = 1024;  // most HTTP requests served at once (threads on demand)
+  std::string web_config_file;  // exporter-toolkit web config (TLS, basic auth); empty: none
   bool version = false;
   bool help = false;
 };

@@ -7,6 +7,7 @@
 
 #include "common/build_info.h"
 #include "common/log.h"
+#include "exporter/bounded_http_server.h"
 #include "exporter/elastic_task_queue.h"
 #include "exporter/flags.h"
 #include "exporter/html_text.h"
@@ -103,66 +104,38 @@ HttpFront::~HttpFront() {
   Wait();
 }
 
-void HttpFront::Configure(httplib::Server& server, int handler_threads) {
-  // Threads on demand, up to handler_threads requests at once (elastic_task_queue.h): a
-  // scrape waits for a thread only when that many are being served.
+void HttpFront::Configure(BoundedHttpServer& server, int handler_threads) {
+  // Threads on demand, up to handler_threads connections being served at once
+  // (elastic_task_queue.h): a scrape waits for a thread only when that many are being served.
+  // A keep-alive connection between requests holds no thread (bounded_http_server.h).
   server.new_task_queue = [handler_threads] {
     return new ElasticTaskQueue(static_cast<size_t>(handler_threads));
   };
-  // A slow client must not hold a handler thread for long.
-  server.set_read_timeout(10, 0);
-  server.set_write_timeout(10, 0);
-  // One request per connection. cpp-httplib serves each connection on one pool thread for
-  // as long as it stays open, so thousands of idle keep-alive scrape connections would pin
-  // every thread; and it ignores a handler's "Connection: close", so closing is the only way
-  // to make sure an unread (refused) body is never parsed as the next request.
-  server.set_keep_alive_max_count(1);
-  server.set_payload_max_length(4096);
-
-  // cpp-httplib 0.11 bounds only Content-Length bodies, and not chunked or compressed ones
-  // (later CVEs upstream). No route here takes a body, so refuse every body and every
-  // content encoding before routing, and close the connection so an unread body can never
-  // be parsed as the next request.
-  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    bool has_body = req.has_header("Transfer-Encoding") ||
-                    (req.has_header("Content-Length") &&
-                     req.get_header_value("Content-Length") != "0");
-    if (has_body || req.has_header("Content-Encoding")) {
-      res.status = has_body ? 413 : 415;
-      res.set_header("Connection", "close");
-      res.set_content(has_body ? "request bodies are not accepted\n"
-                               : "content encodings are not accepted\n",
-                      kTextPlain);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    // cpp-httplib wants a body on every POST and answers 400 to `curl -X POST` (no
-    // Content-Length), so the bodiless reload is served here, before the library reads.
-    if (req.method == "POST" && req.path == "/-/reload") {
-      HandleReload(res);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-
-  server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  // Request bodies, content encodings, oversized or slow heads and authentication are all
+  // dealt with by BoundedHttpServer before any route runs (bounded_http_server.h).
+  server.SetRequestLogger([this](const httplib::Request& req, const httplib::Response& res) {
     metrics_->HttpRequest(HandlerName(req.path), res.status);
     log::Debug("http request", {{"method", req.method},
                                 {"path", req.path},
                                 {"status", std::to_string(res.status)},
                                 {"remote", req.remote_addr}});
   });
+  // Bodiless, so `curl -X POST` (no Content-Length) reloads too.
+  server.Route("POST", "/-/reload", [this](const httplib::Request&, httplib::Response& res) {
+    HandleReload(res);
+  });
 
-  server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+  server.Route("GET", "/", [this](const httplib::Request&, httplib::Response& res) {
     auto cfg = store_->Current();
     res.set_content(LandingPage(cfg.get()), kTextHtml);
   });
-  server.Get("/-/healthy", [](const httplib::Request&, httplib::Response& res) {
+  server.Route("GET", "/-/healthy", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("Healthy\n", kTextPlain);
   });
-  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  server.Route("GET", "/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_->Render(), kMetricsContentType);
   });
-  server.Get("/probe", [this](const httplib::Request& req, httplib::Response& res) {
+  server.Route("GET", "/probe", [this](const httplib::Request& req, httplib::Response& res) {
     ProbeParams p;
     if (req.has_param("target")) p.target = req.get_param_value("target");
     if (req.has_param("module")) p.module = req.get_param_value("module");
@@ -174,11 +147,11 @@ void HttpFront::Configure(httplib::Server& server, int handler_threads) {
     res.status = reply.status;
     res.set_content(reply.body, reply.content_type.c_str());
   });
-  server.Get("/sd", [this](const httplib::Request&, httplib::Response& res) {
+  server.Route("GET", "/sd", [this](const httplib::Request&, httplib::Response& res) {
     auto cfg = store_->Current();
     res.set_content(RenderServiceDiscovery(*cfg), kServiceDiscoveryContentType);
   });
-  server.Get("/status", [this](const httplib::Request& req, httplib::Response& res) {
+  server.Route("GET", "/status", [this](const httplib::Request& req, httplib::Response& res) {
     // One address per domain page: /status?domain=X (a form or a habit) moves to /status/X,
     // whose relative links then resolve the same way.
     if (req.has_param("domain")) {
@@ -191,7 +164,7 @@ void HttpFront::Configure(httplib::Server& server, int handler_threads) {
     res.set_content(RenderStatusOverview(*cfg, Reports(*cfg), std::chrono::system_clock::now()),
                     kTextHtml);
   });
-  server.Get(R"(/status/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  server.Route("GET", R"(/status/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     auto cfg = store_->Current();
     StatusPageReply page = RenderStatusDomain(*cfg, Reports(*cfg), NormalizeDomainParam(req.matches[1]),
                                               std::chrono::system_clock::now());
@@ -204,9 +177,9 @@ void HttpFront::Configure(httplib::Server& server, int handler_threads) {
     res.set_header("Allow", "POST");
     res.set_content("This endpoint requires a POST request.\n", kTextPlain);
   };
-  server.Get("/-/reload", method_not_allowed);
-  server.Put("/-/reload", method_not_allowed);
-  server.Delete("/-/reload", method_not_allowed);
+  server.Route("GET", "/-/reload", method_not_allowed);
+  server.Route("PUT", "/-/reload", method_not_allowed);
+  server.Route("DELETE", "/-/reload", method_not_allowed);
 }
 
 StoredReports HttpFront::Reports(const config::Config& cfg) {
@@ -223,14 +196,18 @@ void HttpFront::HandleReload(httplib::Response& res) {
   }
 }
 
+Status HttpFront::ReloadWebConfig() { return web_ ? web_->Reload(true) : Status(); }
+
 Status HttpFront::Start(const HttpFrontOptions& options) {
+  web_ = std::make_unique<WebSecurity>(options.web_config_file);
+  if (Status s = web_->Load(); !s.ok()) return s;
   for (const std::string& address : options.listen_addresses) {
     std::string host;
     int port = 0;
     if (!SplitListenAddress(address, &host, &port)) {
       return Status::Error("bad_listen_address", "cannot parse listen address " + address);
     }
-    auto server = std::make_unique<httplib::Server>();
+    auto server = std::make_unique<BoundedHttpServer>(web_.get(), HttpLimits{});
     Configure(*server, options.handler_threads);
     // ":port" means every interface: dual-stack when the machine has IPv6, IPv4 otherwise
     // (containers often have no IPv6 at all).
@@ -275,6 +252,7 @@ void HttpFront::Stop() {
     for (int i = 0; i < 1000 && !s->is_running(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    s->BeginStop();
     s->stop();
   }
 }

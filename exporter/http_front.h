@@ -17,9 +17,9 @@
 #include "exporter/probe_endpoint.h"
 #include "exporter/report_store.h"
 #include "exporter/self_metrics.h"
+#include "exporter/web_security.h"
 
 namespace httplib {
-class Server;
 struct Response;
 }
 
@@ -28,9 +28,13 @@ namespace mxtls {
 struct HttpFrontOptions {
   std::vector<std::string> listen_addresses;  // "host:port", "[v6]:port", ":port"
   int handler_threads = 1024;
+  std::string web_config_file;  // --web.config.file; empty: plain HTTP, no authentication
 };
 
-// Owns one httplib::Server per listen address. Start() binds all or none; Stop() makes every
+class BoundedHttpServer;
+
+// Owns one BoundedHttpServer per listen address, all sharing one WebSecurity (TLS, basic
+// auth and headers from --web.config.file). Start() binds all or none; Stop() makes every
 // listener return, and the destructor joins their threads.
 class HttpFront {
  public:
@@ -46,10 +50,12 @@ class HttpFront {
   void Stop();
   // Blocks until every listener has stopped.
   void Wait();
+  // Re-reads the web config file now (SIGHUP); a bad file is logged and the old one stays.
+  Status ReloadWebConfig();
   const std::vector<std::string>& bound_addresses() const { return bound_; }
 
  private:
-  void Configure(httplib::Server& server, int handler_threads);
+  void Configure(BoundedHttpServer& server, int handler_threads);
   void HandleReload(httplib::Response& res);
   std::map<ReportStore::Key, std::shared_ptr<const StoredReport>> Reports(
       const config::Config& cfg);
@@ -59,7 +65,8 @@ class HttpFront {
   SelfMetrics* metrics_;
   std::function<Status()> reload_;
   ReportStore* reports_;
-  std::vector<std::unique_ptr<httplib::Server>> servers_;
+  std::unique_ptr<WebSecurity> web_;
+  std::vector<std::unique_ptr<BoundedHttpServer>> servers_;
   std::vector<std::thread> threads_;
   std::vector<std::string> bound_;
   std::atomic<bool> stopping_{false};

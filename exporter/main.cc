@@ -162,7 +162,7 @@ int RealMain(int argc, char** argv) {
   ReportStore reports;  // for /status: written by /probe, read by the page
   ProbeEndpoint probe(&store, probe_engine, &metrics, flags.timeout_offset_seconds, &reports);
   HttpFront front(&store, &probe, &metrics, reload, &reports);
-  Status started = front.Start({flags.listen_addresses, flags.handler_threads});
+  Status started = front.Start({flags.listen_addresses, flags.handler_threads, flags.web_config_file});
   if (!started.ok()) {
     log::Error("cannot start HTTP server", {{"err", started.message()}});
     first_dnssec_check.join();
@@ -175,6 +175,7 @@ int RealMain(int argc, char** argv) {
     if (sig == SIGHUP) {
       log::Info("reloading config on SIGHUP");
       reload();
+      front.ReloadWebConfig();
       continue;
     }
     log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -5,13 +5,14 @@ set -euo pipefail
 
 build_pkgs=(g++ cmake make pkg-config git prometheus-cpp-dev libssl-dev libc-ares-dev
             libcpp-httplib-dev libyaml-cpp-dev libasio-dev nlohmann-json3-dev libidn2-dev zlib1g-dev catch2
-            ca-certificates)
+            libcrypt-dev ca-certificates)
 # unbound (validating resolver) and ldnsutils (ldns-keygen, ldns-signzone, drill): tests/e2e/dane_e2e.sh
 # chromium (headless browser for the status page): tests/e2e/status_page_e2e.sh
 # python3-jsonschema: tests validate `check --output=json` against docs/check-output.schema.json
+# wrk (load over TLS with basic auth): tests/e2e/web_security_load.sh
 # systemd (systemd-analyze verify) and groff-base (man page warnings): the install test
 test_pkgs=(curl iproute2 openssl python3 python3-jsonschema prometheus prometheus-alertmanager
-           postfix nginx-light nsd unbound ldnsutils chromium systemd groff-base)
+           postfix nginx-light nsd unbound ldnsutils chromium systemd groff-base wrk)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
