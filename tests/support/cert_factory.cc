@@ -299,4 +299,10 @@ std::string PemChain(const std::vector<const TestCert*>& certs) {
   return out;
 }
 
+std::vector<X509*> Chain(std::initializer_list<const TestCert*> certs) {
+  std::vector<X509*> out;
+  for (const TestCert* cert : certs) out.push_back(cert->get());
+  return out;
+}
+
 }  // namespace mxtls::testing

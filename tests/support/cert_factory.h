@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,9 @@ class TestPki {
   TestCert root_;
   TestCert intermediate_;
 };
+
+// The raw pointers of certificates, in the order given: a presented chain for the judgements.
+std::vector<X509*> Chain(std::initializer_list<const TestCert*> certs);
 
 // Concatenated PEM of certificates, in the order given.
 std::string PemChain(const std::vector<const TestCert*>& certs);

@@ -24,16 +24,11 @@ using testing::KeyType;
 using testing::MakeCrossSigned;
 using testing::MakeIssued;
 using testing::MakeSelfSigned;
+using testing::Chain;
 using testing::TestCert;
 using testing::TestPki;
 
 constexpr std::chrono::hours kDay(24);
-
-std::vector<X509*> Chain(std::initializer_list<const TestCert*> certs) {
-  std::vector<X509*> out;
-  for (const TestCert* cert : certs) out.push_back(cert->get());
-  return out;
-}
 
 bool HasReason(const ChainVerdict& v, const std::string& reason) {
   return std::find(v.all_reasons.begin(), v.all_reasons.end(), reason) != v.all_reasons.end();

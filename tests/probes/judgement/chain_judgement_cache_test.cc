@@ -14,16 +14,11 @@
 namespace mxtls {
 namespace {
 
+using testing::Chain;
 using testing::TestCert;
 using testing::TestPki;
 
 constexpr std::chrono::hours kDay(24);
-
-std::vector<X509*> Chain(std::initializer_list<const TestCert*> certs) {
-  std::vector<X509*> out;
-  for (const TestCert* cert : certs) out.push_back(cert->get());
-  return out;
-}
 
 // A fixed "now" on a whole second, so that interval arithmetic in the tests is exact.
 WallTime Base() {

@@ -21,17 +21,12 @@ using testing::CertSpec;
 using testing::KeyType;
 using testing::MakeIssued;
 using testing::MakeSelfSigned;
+using testing::Chain;
 using testing::TestCert;
 using testing::TestPki;
 
 constexpr std::chrono::hours kDay(24);
 const char kMx[] = "mx.example.com";
-
-std::vector<X509*> Chain(std::initializer_list<const TestCert*> certs) {
-  std::vector<X509*> out;
-  for (const TestCert* cert : certs) out.push_back(cert->get());
-  return out;
-}
 
 // Association data computed independently of the code under test: the SPKI through
 // EVP_PKEY/i2d_PUBKEY rather than X509_PUBKEY.
