@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -32,9 +33,11 @@ const char* Reason(int status) {
     case 302: return "Found";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
@@ -265,6 +268,52 @@ BoundedHttpServer::BoundedHttpServer(WebSecurity* web, HttpLimits limits)
 void BoundedHttpServer::Route(const std::string& method, const std::string& path_pattern,
                               RouteHandler handler) {
   routes_.push_back({method, std::regex(path_pattern), std::move(handler)});
+}
+
+void BoundedHttpServer::RouteWithBody(const std::string& method, const std::string& path_pattern,
+                                      size_t max_body_bytes,
+                                      std::chrono::milliseconds body_timeout, Admission admit,
+                                      RouteHandler handler) {
+  RouteEntry r{method, std::regex(path_pattern), std::move(handler)};
+  r.takes_body = true;
+  r.max_body_bytes = max_body_bytes;
+  r.body_timeout = body_timeout;
+  r.admit = std::move(admit);
+  routes_.push_back(std::move(r));
+}
+
+const BoundedHttpServer::RouteEntry* BoundedHttpServer::BodyRoute(
+    const httplib::Request& req) const {
+  for (const auto& r : routes_) {
+    if (r.takes_body && r.method == req.method && std::regex_match(req.path, r.pattern)) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+// The body is read only after the route admitted the head, only as far as its Content-Length
+// (at most the route's limit), and within the route's deadline as a whole, so a client
+// trickling a body holds a thread no longer than a client trickling a head.
+int BoundedHttpServer::ReadBody(const RouteEntry& route, Connection& conn, std::string& buf,
+                                httplib::Request& req) {
+  if (!req.has_header("Content-Length")) return 411;
+  const std::string length = req.get_header_value("Content-Length");
+  if (length.empty() || length.size() > 19 ||
+      !std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return 400;
+  }
+  const unsigned long long n = std::stoull(length);
+  if (n > route.max_body_bytes) return 413;
+  const Clock::time_point deadline = Clock::now() + route.body_timeout;
+  while (buf.size() < n) {
+    Connection::Io io = conn.Read(&buf, deadline);
+    if (io == Connection::Io::kTimeout) return 408;
+    if (io != Connection::Io::kOk) return -1;  // gone: nobody to answer
+  }
+  req.body = buf.substr(0, n);
+  buf.erase(0, n);
+  return 0;
 }
 
 namespace {
@@ -550,9 +599,31 @@ void BoundedHttpServer::Serve(std::shared_ptr<Session> s, bool resumed) {
         bool keep_alive = req.version == "HTTP/1.1" ? connection.find("close") == std::string::npos
                                                     : connection.find("keep-alive") != std::string::npos;
         req.set_header("REMOTE_ADDR", remote);
-        Dispatch(req, res);
+        bool body_admitted = false;
+        bool refused_body = false;
+        if (const RouteEntry* body_route = BodyRoute(req)) {
+          if (!body_route->admit(req, res)) {
+            if (res.status < 400) res.status = 400;
+            refused_body = true;
+          } else if (req.has_header("Transfer-Encoding")) {
+            res.status = 411;
+            res.set_content("send the body with a Content-Length\n", "text/plain; charset=utf-8");
+            refused_body = true;
+          } else {
+            const int body_status = ReadBody(*body_route, conn, buf, req);
+            if (body_status < 0) break;
+            if (body_status > 0) {
+              res.status = body_status;
+              res.set_content(std::string(Reason(body_status)) + "\n", "text/plain; charset=utf-8");
+              refused_body = true;
+            } else {
+              body_admitted = true;
+            }
+          }
+        }
+        if (!refused_body) Dispatch(req, res, body_admitted);
         // Refused bodies are never read: the connection must close after them.
-        bool refused_body = res.status == 413 || res.status == 415;
+        refused_body = refused_body || res.status == 413 || res.status == 415;
         close = !keep_alive || refused_body || served + 1 >= limits_.max_requests_per_connection ||
                 stopping_;
         if (logger_) logger_(req, res);
@@ -582,12 +653,14 @@ void BoundedHttpServer::Serve(std::shared_ptr<Session> s, bool resumed) {
   }
 }
 
-void BoundedHttpServer::Dispatch(httplib::Request& req, httplib::Response& res) {
+void BoundedHttpServer::Dispatch(httplib::Request& req, httplib::Response& res,
+                                 bool body_admitted) {
   res.status = -1;
   bool has_body = req.has_header("Transfer-Encoding") ||
                   (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
-  if (has_body || req.has_header("Content-Encoding")) {
-    // No route takes a body; bodies are refused unread and the connection closes.
+  if (!body_admitted && (has_body || req.has_header("Content-Encoding"))) {
+    // Only RouteWithBody routes take a body (and admitted it before this); any other body is
+    // refused unread and the connection closes.
     res.status = has_body ? 413 : 415;
     res.set_content(has_body ? "request bodies are not accepted\n"
                              : "content encodings are not accepted\n",

@@ -67,6 +67,16 @@ class BoundedHttpServer : public httplib::Server {
   // Routes are matched in the order added; `path_pattern` must match the whole decoded path.
   // A GET route also serves HEAD. Not thread-safe: add every route before listening.
   void Route(const std::string& method, const std::string& path_pattern, RouteHandler handler);
+  // A route that takes a request body (the TLS-RPT receiver's POST). `admit` sees the head
+  // first: it either answers (returns false with `res` filled; the body is never read and the
+  // connection closes) or admits the body (returns true). An admitted body must come with a
+  // Content-Length of at most `max_body_bytes` (else 413; chunked ones that `admit` let through
+  // get 411) and arrive
+  // within `body_timeout` (else 408); then authentication and `handler` run with req.body set.
+  using Admission = std::function<bool(const httplib::Request&, httplib::Response&)>;
+  void RouteWithBody(const std::string& method, const std::string& path_pattern,
+                     size_t max_body_bytes, std::chrono::milliseconds body_timeout,
+                     Admission admit, RouteHandler handler);
   void SetRequestLogger(Logger logger) { logger_ = std::move(logger); }
 
   ~BoundedHttpServer() override;
@@ -79,12 +89,22 @@ class BoundedHttpServer : public httplib::Server {
   size_t parked_connections() const;
 
  private:
+  class Connection;
   struct RouteEntry {
     std::string method;
     std::regex pattern;
     RouteHandler handler;
+    // Only for RouteWithBody:
+    bool takes_body = false;
+    size_t max_body_bytes = 0;
+    std::chrono::milliseconds body_timeout{0};
+    Admission admit;
   };
-  class Connection;
+  // The body route `req` is for, or null.
+  const RouteEntry* BodyRoute(const httplib::Request& req) const;
+  // Reads the admitted body of `req` into req.body; 0, or the status to answer with.
+  int ReadBody(const RouteEntry& route, Connection& conn, std::string& buf,
+               httplib::Request& req);
   struct Session;
   class Parker;
 
@@ -93,7 +113,7 @@ class BoundedHttpServer : public httplib::Server {
   void Serve(std::shared_ptr<Session> s, bool resumed);
   // A parked connection became readable: serve it on a thread of resume_queue_.
   void Resume(std::shared_ptr<Session> s);
-  void Dispatch(httplib::Request& req, httplib::Response& res);
+  void Dispatch(httplib::Request& req, httplib::Response& res, bool body_admitted = false);
 
   WebSecurity* web_;
   HttpLimits limits_;

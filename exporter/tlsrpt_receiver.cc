@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "config/domain_name.h"
+#include "exporter/elastic_task_queue.h"
 #include "exporter/flags.h"
 #include "exporter/mime_report.h"
 #include "exporter/tlsrpt_report.h"
@@ -23,6 +24,9 @@ constexpr char kTextPlain[] = "text/plain; charset=utf-8";
 // A handful of reporters post once a day per domain: a few threads are plenty, and a flood
 // waits in the listen queue rather than taking the exporter's threads.
 constexpr size_t kReceiverThreads = 8;
+// A report of max_body_bytes (1 MiB by default) over a slow link takes well under this; a
+// client that trickles it longer loses its thread and gets 408.
+constexpr std::chrono::seconds kBodyTimeout{30};
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -132,36 +136,22 @@ Status TlsRptReceiver::Start() {
       return Status::Error("bad_listen_address",
                            "cannot parse tlsrpt.listen_address " + settings_.listen_address);
     }
-    server_ = std::make_unique<httplib::Server>();
-    httplib::Server& s = *server_;
-    s.new_task_queue = [] { return new httplib::ThreadPool(kReceiverThreads); };
-    s.set_read_timeout(10, 0);
-    s.set_write_timeout(10, 0);
-    s.set_keep_alive_max_count(1);
-    s.set_payload_max_length(static_cast<size_t>(settings_.max_body_bytes));
+    // The same bounded server as the exporter's own endpoints (bounded_http_server.h): request
+    // line and headers limited, a slow head or body cut off, keep-alive without a thread; no
+    // authentication (reporters cannot log in) and no TLS here (a reverse proxy terminates it).
+    web_ = std::make_unique<WebSecurity>("");
+    server_ = std::make_unique<BoundedHttpServer>(web_.get(), HttpLimits{});
+    BoundedHttpServer& s = *server_;
+    s.new_task_queue = [] { return new ElasticTaskQueue(kReceiverThreads); };
     const size_t max_body = static_cast<size_t>(settings_.max_body_bytes);
-    // Everything that decides whether a body is read at all happens here, before
-    // cpp-httplib reads it.
-    s.set_pre_routing_handler([this, max_body](const httplib::Request& req,
-                                               httplib::Response& res) {
-      auto answer = [&](int status, const std::string& text) {
-        res.status = status;
-        res.set_header("Connection", "close");
-        res.set_content(text, kTextPlain);
-        return httplib::Server::HandlerResponse::Handled;
-      };
-      if (req.path != "/tlsrpt") return answer(404, "not found: reports go to POST /tlsrpt\n");
-      if (req.method != "POST") {
-        res.set_header("Allow", "POST");
-        return answer(405, "method not allowed: POST a report\n");
-      }
+    // Everything that decides whether a body is read at all happens here, before it is read.
+    auto admit = [this, max_body](const httplib::Request& req, httplib::Response& res) {
       auto refuse = [&](const std::string& reason, const std::string& why) {
         db_->CountRejected(reason);
-        return answer(StatusFor(reason), reason + ": " + why + "\n");
+        res.status = StatusFor(reason);
+        res.set_content(reason + ": " + why + "\n", kTextPlain);
+        return false;
       };
-      if (req.has_header("Transfer-Encoding")) {
-        return refuse("length_required", "send the report with a Content-Length");
-      }
       if (req.has_header("Content-Encoding")) {
         return refuse("unsupported_media_type",
                       "use Content-Type application/tlsrpt+gzip, not Content-Encoding");
@@ -182,16 +172,18 @@ Status TlsRptReceiver::Start() {
       if (std::stoull(length) > max_body) {
         return refuse("too_large", "body larger than " + std::to_string(max_body) + " bytes");
       }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-    s.Post("/tlsrpt", [this](const httplib::Request& req, httplib::Response& res) {
-      const std::string type = MediaType(req.get_header_value("Content-Type"));
-      Outcome o = Submit(req.body,
-                         type == "application/tlsrpt+gzip" ? Encoding::kGzip : Encoding::kJson,
-                         "http");
-      res.status = o.http_status;
-      res.set_content(o.message, kTextPlain);
-    });
+      return true;
+    };
+    s.RouteWithBody("POST", "/tlsrpt", max_body, kBodyTimeout, admit,
+                    [this](const httplib::Request& req, httplib::Response& res) {
+                      const std::string type = MediaType(req.get_header_value("Content-Type"));
+                      Outcome o = Submit(req.body,
+                                         type == "application/tlsrpt+gzip" ? Encoding::kGzip
+                                                                           : Encoding::kJson,
+                                         "http");
+                      res.status = o.http_status;
+                      res.set_content(o.message, kTextPlain);
+                    });
     std::vector<std::string> hosts = host.empty() ? std::vector<std::string>{"::", "0.0.0.0"}
                                                   : std::vector<std::string>{host};
     int bound = -1;
@@ -231,6 +223,7 @@ void TlsRptReceiver::Stop() {
     for (int i = 0; i < 1000 && !server_->is_running(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    server_->BeginStop();
     server_->stop();
   }
   if (server_thread_.joinable()) server_thread_.join();

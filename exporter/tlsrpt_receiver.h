@@ -1,12 +1,13 @@
 // The TLS-RPT report receiver (RFC 8460 §5): reports posted over HTTP and reports delivered
 // by mail into a spool directory, both counted once into a TlsRptStore.
 //
-// HTTP: its own httplib::Server on `tlsrpt.listen_address`, apart from /metrics and /probe so
-// that it alone may face the internet. Plain HTTP: put a TLS reverse proxy in front (reporters
-// post to https:// URIs). Only `POST /tlsrpt` with Content-Type application/tlsrpt+gzip or
-// application/tlsrpt+json and a Content-Length of at most max_body_bytes is read; chunked
-// bodies (411) and Content-Encoding (415) are refused before the body is read, since
-// cpp-httplib 0.11 bounds only Content-Length bodies. Answers: 200 accepted or duplicate;
+// HTTP: its own BoundedHttpServer on `tlsrpt.listen_address`, apart from /metrics and /probe
+// so that it alone may face the internet, with the same bounds on request lines, headers and
+// slow clients as the exporter's endpoints (bounded_http_server.h) and no authentication.
+// Plain HTTP: put a TLS reverse proxy in front (reporters post to https:// URIs). Only
+// `POST /tlsrpt` with Content-Type application/tlsrpt+gzip or application/tlsrpt+json and a
+// Content-Length of at most max_body_bytes is read, within kBodyTimeout; chunked bodies (411)
+// and Content-Encoding (415) are refused before the body is read. Answers: 200 accepted or duplicate;
 // 400 malformed or bad gzip; 403 no policy domain is a target; 411; 413 body or decompressed
 // report too large; 415 other media types; 500 the data directory cannot be written.
 //
@@ -32,8 +33,10 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "exporter/bounded_http_server.h"
 #include "exporter/config_store.h"
 #include "exporter/tlsrpt_store.h"
+#include "exporter/web_security.h"
 
 namespace httplib {
 class Server;
@@ -72,7 +75,8 @@ class TlsRptReceiver {
   const ConfigStore* store_;
   const config::TlsRptConfig settings_;
   TlsRptStore* db_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<WebSecurity> web_;  // plain and open: reporters do not authenticate
+  std::unique_ptr<BoundedHttpServer> server_;
   std::thread server_thread_;
   std::thread spool_thread_;
   std::mutex mu_;

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/support/exporter_process.h"
 #include "tests/support/tlsrpt_fixtures.h"
@@ -220,6 +221,65 @@ TEST_CASE("tlsrpt receiver: HTTP and spool reports counted exactly, once, across
   CHECK(MetricValue(m, "mxtls_tlsrpt_reports_duplicate_total{source=\"spool\"}") == 2);
 }
 
+// Sends `parts` one after the other with a pause between them (a body arriving in pieces, or a
+// head trickled), and returns the answer.
+std::string SlowExchange(int port, const std::vector<std::string>& parts,
+                         std::chrono::milliseconds pause) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{15, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) std::this_thread::sleep_for(pause);
+    if (send(fd, parts[i].data(), parts[i].size(), MSG_NOSIGNAL) < 0) break;
+  }
+  shutdown(fd, SHUT_WR);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+TEST_CASE("tlsrpt receiver: the internet-facing listener bounds heads and reads bodies whole",
+          "[tlsrpt][integration]") {
+  TempDir base;
+  ExporterProcess exporter(Config(base.path, /*max_body=*/8192, /*max_report=*/65536));
+  const int port = ReceiverPort(exporter);
+  const std::string report = SimpleTlsRptReport("Split", "s-1", "example.org", 7, 0,
+                                                 "certificate-expired", "mx1.example.org", 0);
+  const std::string head = "POST /tlsrpt HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                           "application/tlsrpt+json\r\nConnection: close\r\nContent-Length: " +
+                           std::to_string(report.size()) + "\r\n\r\n";
+  // The body in three pieces, 200 ms apart: read whole, then counted.
+  const size_t third = report.size() / 3;
+  std::string answer = SlowExchange(
+      port, {head + report.substr(0, third), report.substr(third, third), report.substr(2 * third)},
+      std::chrono::milliseconds(200));
+  CHECK(answer.rfind("HTTP/1.1 200 ", 0) == 0);
+  // Oversized request line and header: refused before any handler, like the exporter's own.
+  CHECK(RawExchange(port, "POST /tlsrpt?" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n")
+            .rfind("HTTP/1.1 414 ", 0) == 0);
+  CHECK(RawExchange(port, "POST /tlsrpt HTTP/1.1\r\nX-Junk: " + std::string(20000, 'b') +
+                              "\r\n\r\n")
+            .rfind("HTTP/1.1 431 ", 0) == 0);
+  // A body that stops short of its Content-Length is never handed to the parser.
+  answer = SlowExchange(port, {head + report.substr(0, third)}, std::chrono::milliseconds(0));
+  CHECK(answer.find(" 200 ") == std::string::npos);
+  const std::string m = Metrics(exporter);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"example."
+                       "org\",policy_type=\"sts\"}") == 7);
+}
+
 TEST_CASE("tlsrpt receiver: refusals are 4xx, counted by reason, and create no series",
           "[tlsrpt][integration]") {
   TempDir base;
@@ -234,7 +294,7 @@ TEST_CASE("tlsrpt receiver: refusals are 4xx, counted by reason, and create no s
   CHECK(RawExchange(port, "POST /tlsrpt HTTP/1.1\r\nHost: x\r\nContent-Type: "
                           "application/tlsrpt+json\r\nContent-Length: 9000\r\n\r\n")
             .rfind("HTTP/1.1 413 ", 0) == 0);
-  // Chunked bodies are not bounded by cpp-httplib 0.11: refused before they are read.
+  // Chunked bodies: refused before they are read (a Content-Length is required).
   CHECK(RawExchange(port, "POST /tlsrpt HTTP/1.1\r\nHost: x\r\nContent-Type: "
                           "application/tlsrpt+json\r\nTransfer-Encoding: chunked\r\n\r\n")
             .rfind("HTTP/1.1 411 ", 0) == 0);
