@@ -25,9 +25,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/world.sh"
 if [[ -z ${MXB_IN_CLIENT:-} ]]; then
-  [[ -x $MXTLS_EXPORTER ]] || die "no exporter at $MXTLS_EXPORTER (build first, see bench/README.md)"
-  [[ -x $FLOOR_CLIENT ]] || die "no floor client at $FLOOR_CLIENT (build with -DMXTLS_BUILD_BENCH=ON)"
-  [[ -x $BLACKBOX_EXPORTER ]] || die "no blackbox exporter at $BLACKBOX_EXPORTER (apt-get install prometheus-blackbox-exporter)"
+  require_bench_tools exporter floor blackbox
   world_main "$0" "$@"
 fi
 . "$MXB_WORLD/world.env"

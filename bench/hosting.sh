@@ -52,7 +52,7 @@ if [[ -z ${MXB_IN_CLIENT:-} ]]; then
 fi
 . "$(dirname "${BASH_SOURCE[0]}")/world.sh"
 if [[ -z ${MXB_IN_CLIENT:-} ]]; then
-  [[ -x $MXTLS_EXPORTER ]] || die "no exporter at $MXTLS_EXPORTER (build first, see bench/README.md)"
+  require_bench_tools exporter
   require_commands "apt-get install prometheus" prometheus promtool
   world_main "$0" "$@"
 fi

@@ -14,7 +14,7 @@ TARGETS=${TARGETS:-1000}
 RUNS=${RUNS:-3}
 SETTLE=${SETTLE:-2}
 OUT=${OUT:-$repo/bench/results/idle.md}
-[[ -x $MXTLS_EXPORTER ]] || die "no exporter at $MXTLS_EXPORTER (build first, see bench/README.md)"
+require_bench_tools exporter
 require_commands "apt-get install curl" curl
 make_tmp mxb-idle
 

@@ -16,7 +16,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/world.sh"
 if [[ -z ${MXB_IN_CLIENT:-} ]]; then
-  [[ -x $MXTLS_EXPORTER ]] || die "no exporter at $MXTLS_EXPORTER (build first, see bench/README.md)"
+  require_bench_tools exporter
   world_main "$0" "$@"
 fi
 . "$MXB_WORLD/world.env"

@@ -24,8 +24,7 @@ POSTFIX_PROCS=${POSTFIX_PROCS:-1100}
 export WORLD_TP_DOMAINS=$DOMAINS WORLD_PROCESS_LIMIT=$POSTFIX_PROCS
 . "$(dirname "${BASH_SOURCE[0]}")/world.sh"
 if [[ -z ${MXB_IN_CLIENT:-} ]]; then
-  [[ -x $MXTLS_EXPORTER ]] || die "no exporter at $MXTLS_EXPORTER (build first, see bench/README.md)"
-  [[ -x $FLOOR_CLIENT ]] || die "no floor client at $FLOOR_CLIENT (build with -DMXTLS_BUILD_BENCH=ON)"
+  require_bench_tools exporter floor
   world_main "$0" "$@"
 fi
 . "$MXB_WORLD/world.env"

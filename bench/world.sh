@@ -223,6 +223,22 @@ world_dns_ready() {
   [[ $hdr == 4d58* ]] && (((0x${hdr:4:2} & 0x84) == 0x84 && (0x${hdr:6:2} & 0x0f) == 0))
 }
 
+# require_bench_tools exporter|floor|blackbox...: dies with how to get each missing one.
+require_bench_tools() {
+  local tool
+  for tool in "$@"; do
+    case $tool in
+      exporter) [[ -x $MXTLS_EXPORTER ]] ||
+        die "no exporter at $MXTLS_EXPORTER (build first, see bench/README.md)" ;;
+      floor) [[ -x $FLOOR_CLIENT ]] ||
+        die "no floor client at $FLOOR_CLIENT (build with -DMXTLS_BUILD_BENCH=ON)" ;;
+      blackbox) [[ -x $BLACKBOX_EXPORTER ]] ||
+        die "no blackbox exporter at $BLACKBOX_EXPORTER (apt-get install prometheus-blackbox-exporter)" ;;
+      *) die "require_bench_tools: unknown tool $tool" ;;
+    esac
+  done
+}
+
 # world_main SCRIPT ARGS...: builds the world, runs SCRIPT inside mxb-cli (MXB_IN_CLIENT=1,
 # MXB_WORLD=the world's directory), tears the world down, exits with SCRIPT's status.
 world_main() {
