@@ -314,7 +314,7 @@ void DecodeTlsRpt(const YAML::Node& node, const Environment& env, TlsRptConfig* 
   const std::string f = "tlsrpt";
   RejectUnknownKeys(node, f,
                     {"listen_address", "spool_directory", "spool_interval", "data_directory",
-                     "max_body_bytes", "max_report_bytes", "retention"});
+                     "max_body_bytes", "max_report_bytes", "retention", "web_config_file"});
   if (node.IsNull()) return;
   if (node["listen_address"]) {
     t->listen_address = DecodeString(node["listen_address"], Join(f, "listen_address"));
@@ -344,6 +344,14 @@ void DecodeTlsRpt(const YAML::Node& node, const Environment& env, TlsRptConfig* 
   if (node["data_directory"]) {
     t->data_directory =
         ResolvePath(DecodeString(node["data_directory"], Join(f, "data_directory")), env);
+  }
+  if (node["web_config_file"]) {
+    t->web_config_file =
+        ResolvePath(DecodeString(node["web_config_file"], Join(f, "web_config_file")), env);
+    if (!t->web_config_file.empty() && t->listen_address.empty()) {
+      Fail(node["web_config_file"], Join(f, "web_config_file"),
+           "is only for the listener: set listen_address too");
+    }
   }
   if (node["max_body_bytes"]) {
     t->max_body_bytes =

@@ -134,6 +134,10 @@ struct TlsRptConfig {
   std::string spool_directory;  // read every spool_interval; empty: no mail spool
   Duration spool_interval{std::chrono::minutes(5)};
   std::string data_directory;
+  // TLS for the listener, in the exporter-toolkit web config format (as --web.config.file):
+  // empty for plain HTTP behind a TLS reverse proxy. Re-read when it changes, so renewed
+  // certificates need no restart. It must not set basic_auth_users: reporters do not log in.
+  std::string web_config_file;
   // Bounds on one report: the body as received (HTTP body, spool file or mail message after
   // base64 decoding) and the JSON after gzip decompression.
   int64_t max_body_bytes = 1 << 20;

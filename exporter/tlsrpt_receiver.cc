@@ -138,8 +138,19 @@ Status TlsRptReceiver::Start() {
     }
     // The same bounded server as the exporter's own endpoints (bounded_http_server.h): request
     // line and headers limited, a slow head or body cut off, keep-alive without a thread; no
-    // authentication (reporters cannot log in) and no TLS here (a reverse proxy terminates it).
-    web_ = std::make_unique<WebSecurity>("");
+    // authentication (reporters cannot log in); TLS from tlsrpt.web_config_file, or from a
+    // reverse proxy in front.
+    web_ = std::make_unique<WebSecurity>(settings_.web_config_file);
+    if (!settings_.web_config_file.empty()) {
+      Status loaded = web_->Load();
+      if (!loaded.ok()) return loaded;
+      if (!web_->Current()->auth->open()) {
+        return Status::Error("tlsrpt_web_config",
+                             "tlsrpt.web_config_file " + settings_.web_config_file +
+                                 ": basic_auth_users would lock the reporters out (they do "
+                                 "not log in); use a file with TLS settings only");
+      }
+    }
     server_ = std::make_unique<BoundedHttpServer>(web_.get(), HttpLimits{});
     BoundedHttpServer& s = *server_;
     s.new_task_queue = [] { return new ElasticTaskQueue(kReceiverThreads); };

@@ -4,7 +4,8 @@
 // HTTP: its own BoundedHttpServer on `tlsrpt.listen_address`, apart from /metrics and /probe
 // so that it alone may face the internet, with the same bounds on request lines, headers and
 // slow clients as the exporter's endpoints (bounded_http_server.h) and no authentication.
-// Plain HTTP: put a TLS reverse proxy in front (reporters post to https:// URIs). Only
+// TLS from `tlsrpt.web_config_file` (exporter-toolkit format, no basic_auth_users), or plain
+// HTTP behind a TLS reverse proxy (reporters post to https:// URIs). Only
 // `POST /tlsrpt` with Content-Type application/tlsrpt+gzip or application/tlsrpt+json and a
 // Content-Length of at most max_body_bytes is read, within kBodyTimeout; chunked bodies (411)
 // and Content-Encoding (415) are refused before the body is read. Answers: 200 accepted or duplicate;
@@ -75,7 +76,7 @@ class TlsRptReceiver {
   const ConfigStore* store_;
   const config::TlsRptConfig settings_;
   TlsRptStore* db_;
-  std::unique_ptr<WebSecurity> web_;  // plain and open: reporters do not authenticate
+  std::unique_ptr<WebSecurity> web_;  // TLS or plain; never authentication
   std::unique_ptr<BoundedHttpServer> server_;
   std::thread server_thread_;
   std::thread spool_thread_;

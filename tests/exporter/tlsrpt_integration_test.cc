@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/cert_factory.h"
 #include "tests/support/exporter_process.h"
 #include "tests/support/tlsrpt_fixtures.h"
 
@@ -278,6 +279,53 @@ TEST_CASE("tlsrpt receiver: the internet-facing listener bounds heads and reads 
   const std::string m = Metrics(exporter);
   CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"example."
                        "org\",policy_type=\"sts\"}") == 7);
+}
+
+TEST_CASE("tlsrpt receiver: TLS from tlsrpt.web_config_file, without authentication",
+          "[tlsrpt][integration]") {
+  TempDir base;
+  testing::CertSpec ca_spec;
+  ca_spec.common_name = "tlsrpt test ca";
+  ca_spec.is_ca = true;
+  const testing::TestCert ca = testing::MakeSelfSigned(ca_spec);
+  testing::CertSpec server_spec;
+  server_spec.common_name = "127.0.0.1";
+  server_spec.ip_sans = {"127.0.0.1"};
+  const testing::TestCert server = testing::MakeIssued(server_spec, ca);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(base.path + "/" + name) << text;
+  };
+  write("ca.crt", ca.CertPem());
+  write("server.crt", server.CertPem());
+  write("server.key", server.KeyPem());
+  write("tlsrpt-web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+  write("report.json", SimpleTlsRptReport("Secure", "tls-1", "example.org", 9, 0,
+                                          "certificate-expired", "mx1.example.org", 0));
+  ExporterProcess exporter(Config(base.path) + "  web_config_file: " + base.path +
+                           "/tlsrpt-web.yml\n");
+  const int port = ReceiverPort(exporter);
+  const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/tlsrpt";
+  auto curl = [&](const std::string& args) {
+    const std::string cmd = "curl -sS --max-time 10 -o /dev/null -w '%{http_code}' " + args +
+                            " -H 'Content-Type: application/tlsrpt+json' --data-binary @" +
+                            base.path + "/report.json 2>/dev/null";
+    std::string out;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      char buf[64];
+      while (fgets(buf, sizeof(buf), p)) out += buf;
+      pclose(p);
+    }
+    return out;
+  };
+  // A reporter posting over TLS, without credentials: accepted.
+  CHECK(curl("--cacert " + base.path + "/ca.crt '" + url + "'") == "200");
+  // Plain HTTP on the TLS port gets nothing; a client that does not trust the certificate
+  // neither.
+  CHECK(curl("'http://127.0.0.1:" + std::to_string(port) + "/tlsrpt'") != "200");
+  CHECK(curl("'" + url + "'") == "000");
+  const std::string m = Metrics(exporter);
+  CHECK(MetricValue(m, "mxtls_tlsrpt_successful_sessions_total{policy_domain=\"example."
+                       "org\",policy_type=\"sts\"}") == 9);
 }
 
 TEST_CASE("tlsrpt receiver: refusals are 4xx, counted by reason, and create no series",
