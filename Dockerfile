@@ -12,7 +12,7 @@ RUN bash scripts/build.sh --build-dir=build --build-type=Release \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libssl3 libc-ares2 libidn2-0 \
-      libcpp-httplib0.11 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
+      libcpp-httplib0.11 libyaml-cpp0.7 libprometheus-cpp-core1.0 libcrypt1 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin mxtls
 COPY --from=build /src/build/mxtls_exporter /usr/bin/mxtls_exporter
