@@ -75,20 +75,22 @@ int Post(int port, const std::string& body, const std::string& type) {
   return r ? r->status : -1;
 }
 
-// Sends only `head` (request line and headers) and returns everything the server answers
-// before it closes: a refused body must be refused before it is sent, like a large one still
-// in flight.
-std::string RawExchange(int port, const std::string& head) {
+// A connected TCP socket to 127.0.0.1:`port` whose reads give up after `timeout_seconds`.
+int ConnectLoopback(int port, int timeout_seconds) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
-  timeval tv{5, 0};
+  timeval tv{timeout_seconds, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  REQUIRE(send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+  return fd;
+}
+
+// Everything the server sends until it closes (or the read timeout), then closes `fd`.
+std::string ReadUntilClosed(int fd) {
   std::string out;
   char buf[4096];
   for (;;) {
@@ -98,6 +100,15 @@ std::string RawExchange(int port, const std::string& head) {
   }
   close(fd);
   return out;
+}
+
+// Sends only `head` (request line and headers) and returns everything the server answers
+// before it closes: a refused body must be refused before it is sent, like a large one still
+// in flight.
+std::string RawExchange(int port, const std::string& head) {
+  int fd = ConnectLoopback(port, 5);
+  REQUIRE(send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+  return ReadUntilClosed(fd);
 }
 
 std::string Metrics(const ExporterProcess& exporter) {
@@ -226,29 +237,13 @@ TEST_CASE("tlsrpt receiver: HTTP and spool reports counted exactly, once, across
 // head trickled), and returns the answer.
 std::string SlowExchange(int port, const std::vector<std::string>& parts,
                          std::chrono::milliseconds pause) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval tv{15, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  int fd = ConnectLoopback(port, 15);
   for (size_t i = 0; i < parts.size(); ++i) {
     if (i > 0) std::this_thread::sleep_for(pause);
     if (send(fd, parts[i].data(), parts[i].size(), MSG_NOSIGNAL) < 0) break;
   }
   shutdown(fd, SHUT_WR);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
+  return ReadUntilClosed(fd);
 }
 
 TEST_CASE("tlsrpt receiver: the internet-facing listener bounds heads and reads bodies whole",
