@@ -76,13 +76,13 @@ std::string TlsRptMailMessage(const std::string& report_json, const std::string&
   std::string b64 = Base64(Gzip(report_json));
   std::string wrapped;
   for (size_t i = 0; i < b64.size(); i += 76) wrapped += b64.substr(i, 76) + "\r\n";
-  return "Return-Path: <noreply-smtp-tls-reporting@google.com>\r\n"
-         "From: noreply-smtp-tls-reporting@google.com\r\n"
+  return "Return-Path: <noreply-smtp-tls-reporting@reports.reporter-g.example>\r\n"
+         "From: noreply-smtp-tls-reporting@reports.reporter-g.example\r\n"
          "To: tlsrpt@" + domain + "\r\n"
          "Subject: Report Domain: " + domain + "\r\n"
-         " Submitter: google.com Report-ID: <2026.11.30T00.00.00Z+" + domain + "@google.com>\r\n"
+         " Submitter: reports.reporter-g.example Report-ID: <2026.11.30T00.00.00Z+" + domain + "@reports.reporter-g.example>\r\n"
          "TLS-Report-Domain: " + domain + "\r\n"
-         "TLS-Report-Submitter: google.com\r\n"
+         "TLS-Report-Submitter: reports.reporter-g.example\r\n"
          "MIME-Version: 1.0\r\n"
          "Content-Type: multipart/report; boundary=\"000000000000a1b2c3d4e5f6\";\r\n"
          "\treport-type=tlsrpt\r\n"
@@ -90,13 +90,13 @@ std::string TlsRptMailMessage(const std::string& report_json, const std::string&
          "--000000000000a1b2c3d4e5f6\r\n"
          "Content-Type: text/plain; charset=\"UTF-8\"\r\n"
          "\r\n"
-         "This is an aggregate TLS report from google.com\r\n"
+         "This is an aggregate TLS report from reports.reporter-g.example\r\n"
          "\r\n"
          "--000000000000a1b2c3d4e5f6\r\n"
          "Content-Type: application/tlsrpt+gzip; \r\n"
-         "\tname=\"google.com!" + domain + "!1796083200!1796169599!001.json.gz\"\r\n"
+         "\tname=\"reports.reporter-g.example!" + domain + "!1796083200!1796169599!001.json.gz\"\r\n"
          "Content-Disposition: attachment; \r\n"
-         "\tfilename=\"google.com!" + domain + "!1796083200!1796169599!001.json.gz\"\r\n"
+         "\tfilename=\"reports.reporter-g.example!" + domain + "!1796083200!1796169599!001.json.gz\"\r\n"
          "Content-Transfer-Encoding: base64\r\n"
          "\r\n" + wrapped +
          "--000000000000a1b2c3d4e5f6--\r\n";
