@@ -36,14 +36,25 @@ ChainInterner& ChainInterner::Global() {
   return interner;
 }
 
+// A chain handed out here may be judged on several loops at once (a shared session, cached
+// observations), so it is primed for sharing first; a held chain was primed by whoever put it
+// here, and a fresh one that duplicates it is dropped unprimed.
 ChainInterner::Chain ChainInterner::Intern(std::vector<X509Ptr> fresh) {
+  auto prime = [&fresh] {
+    for (const X509Ptr& cert : fresh) PrimeX509ForSharing(cert.get());
+    ERR_clear_error();
+  };
   std::string key = ChainIdentity(fresh);
-  if (key.empty()) return std::make_shared<const std::vector<X509Ptr>>(std::move(fresh));
+  if (key.empty()) {
+    prime();
+    return std::make_shared<const std::vector<X509Ptr>>(std::move(fresh));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = chains_.find(key);
   if (it != chains_.end()) {
     if (Chain held = it->second.lock()) return held;  // `fresh` is freed on return
   }
+  prime();  // before anyone else can be handed it
   Chain shared = std::make_shared<const std::vector<X509Ptr>>(std::move(fresh));
   chains_[std::move(key)] = shared;
   if (++inserts_since_sweep_ >= kSweepEvery) {

@@ -5,9 +5,9 @@
 // so a fleet of thousands of endpoints would otherwise hold thousands of copies of one chain.
 //
 // Thread-safe. Holds only weak references: a chain lives as long as some report or cache
-// entry holds it. The certificates it hands out are shared between event loops, so they must
-// have been primed for sharing (PrimeX509ForSharing, done when a chain is captured) and are
-// never modified afterwards.
+// entry holds it. The certificates it hands out are shared between event loops: Intern primes
+// them for sharing (PrimeX509ForSharing) before anyone else can get them, and they are never
+// modified afterwards. Every captured chain goes through it.
 #pragma once
 
 #include <cstddef>

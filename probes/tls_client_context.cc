@@ -32,9 +32,6 @@ int CaptureChainCallback(X509_STORE_CTX* store_ctx, void* /*arg*/) {
   } else if (leaf != nullptr) {
     capture->presented.push_back(RetainX509(leaf));
   }
-  // The chain may be judged by several domains' probes on other loops (a shared session).
-  for (const X509Ptr& cert : capture->presented) PrimeX509ForSharing(cert.get());
-  ERR_clear_error();
   return 1;
 }
 
