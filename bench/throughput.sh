@@ -5,7 +5,8 @@
 # load generator (CONCURRENCY scrapes in flight, X-Prometheus-Scrape-Timeout-Seconds
 # SCRAPE_TIMEOUT), twice:
 #   cold: the exporter just started, so every endpoint also gets its slow-fact sessions
-#         (no-SNI, 4 TLS versions, 2 key types: up to 8 sessions per endpoint);
+#         (no-SNI, TLS 1.2, TLS 1.0/1.1 together, the other key type: 5 sessions per endpoint
+#         with the bench's Postfix, which refuses TLS 1.0 and 1.1);
 #   warm: right after, the same domains again (one main session per endpoint).
 # Measured: wall time of each pass, the exporter's CPU and peak RSS (VmHWM), sessions opened
 # (counted by the relay: accepted connections), probe results.

@@ -38,7 +38,8 @@ struct TlsSettings {
   // for `no_sni_check_interval` (0: every probe) since it changes slowly.
   bool no_sni_check = true;
   Duration no_sni_check_interval{std::chrono::hours(1)};
-  // Which of TLS 1.0, 1.1, 1.2 and 1.3 each endpoint accepts: one short session per version.
+  // Which of TLS 1.0, 1.1, 1.2 and 1.3 each endpoint accepts: two or three short sessions
+  // (ProbeTlsVersions); TLS 1.3 is read from the main session.
   // It rarely changes and every check is a session the server logs, so it is cached.
   bool version_check = true;
   Duration version_check_interval{std::chrono::hours(6)};

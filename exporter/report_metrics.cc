@@ -406,7 +406,9 @@ void WriteEndpointExtras(Writer& w, const Labels& ep, const EndpointReport& e) {
       if (!value) continue;
       w.Set("mxtls_tls_version_supported",
             "1 when the endpoint completes a handshake at exactly this TLS version, 0 when it "
-            "refuses it; absent when unknown (our client cannot offer it, or no answer).",
+            "refuses it; absent when unknown (our client cannot offer it, or no answer). "
+            "TLSv1.3 is the main session's: it offers every version and the server picks its "
+            "highest.",
             With(ep, "version", v.version), *value);
     }
     w.Set("mxtls_tls_version_check_age_seconds",
@@ -416,7 +418,8 @@ void WriteEndpointExtras(Writer& w, const Labels& ep, const EndpointReport& e) {
   for (const auto& k : e.key_type_sessions) {
     w.Set("mxtls_key_type_handshake_success",
           "1 when a handshake offering only this family of signature algorithms (rsa, ecdsa) "
-          "succeeded.",
+          "succeeded, or the main session (offering both) completed with a certificate of this "
+          "type.",
           With(ep, "key_type", k.key_type), k.handshake_ok ? 1 : 0);
   }
   WriteHeldCertificates(w, ep, e);

@@ -328,21 +328,74 @@ asio::awaitable<ObtainedKeyType> ObtainKeyType(std::shared_ptr<DomainJob> job, E
   co_return out;
 }
 
+// The key-type facts of one endpoint once its main session has ended. The main session offers
+// both families of signature algorithms, so the certificate it saw is the one a session
+// offering only that certificate's family would see: that key type is taken from it, fresh at
+// every probe, and only the other one needs a session of its own (or its cached answer).
+// When the main session's handshake did not complete with an RSA or ECDSA leaf, both get a
+// session. Adds to
+// `join` before the caller's Done, so the probe waits for them.
+void SpawnKeyTypes(const std::shared_ptr<DomainJob>& job, const EndpointSpec& spec,
+                   const EndpointReport& main, const std::shared_ptr<Join>& join) {
+  const config::ModuleConfig& module = *job->task.module;
+  const std::string key = EndpointKey(spec);
+  const std::string shown =
+      main.handshake_ok.value_or(false) ? KeyTypeOfLeaf(main.chain.get()) : std::string();
+  for (const char* key_type : {"rsa", "ecdsa"}) {
+    if (key_type == shown) {
+      FactCache::KeyTypeFact fact;
+      fact.checked_at = std::chrono::steady_clock::now();
+      fact.session.key_type = key_type;
+      fact.session.handshake_ok = true;
+      fact.session.from_main_session = true;
+      fact.chain = main.chain;
+      job->slow_facts[key].key_types[key_type] = std::move(fact);
+      continue;
+    }
+    const std::string type_key = key + "|" + key_type;
+    if (auto cached = job->cache->GetKeyType(type_key, module.tls.key_type_check_interval)) {
+      job->slow_facts[key].key_types[key_type] = std::move(*cached);
+      continue;
+    }
+    join->Add();
+    asio::co_spawn(job->loop->ctx, ObtainKeyType(job, spec, key_type, type_key),
+                   [job, join, key, key_type](std::exception_ptr e, ObtainedKeyType obtained) {
+                     if (!e && obtained.fact) {
+                       job->slow_facts[key].fresh_sessions += obtained.sessions_opened;
+                       job->slow_facts[key].key_types[key_type] = std::move(*obtained.fact);
+                     }
+                     join->Done();
+                   });
+  }
+}
+
 // Spawns the SNI session of every address of one MX host and, unless a recent one is
-// cached, a second session without SNI (in parallel, so it costs no extra latency).
+// cached, a second session without SNI (in parallel, so it costs no extra latency); the
+// version sessions too, and the key-type sessions once the main session has ended.
 void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
                     const std::shared_ptr<Join>& join) {
   const MxHostReport& host = job->report.mx_hosts[host_index];
   const config::ModuleConfig& module = *job->task.module;
+  // The extra sessions end a little before the probe's deadline: they must never turn a probe
+  // whose main sessions reached their verdicts into one that ran past its deadline.
+  const auto margin = std::min<std::chrono::steady_clock::duration>(
+      std::chrono::seconds(1),
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(job->task.timeout_seconds * 0.1)));
   auto spawn = [&](const std::string& address, const char* family) {
     EndpointSpec spec = SpecFor(*job, host, address, family);
+    EndpointSpec slow_spec = spec;
+    slow_spec.deadline -= margin;
     join->Add();
     asio::co_spawn(job->loop->ctx, MainSession(job, spec),
-                   [job, join, spec](std::exception_ptr e, EndpointReport r) {
+                   [job, join, spec, slow_spec](std::exception_ptr e, EndpointReport r) {
                      if (e) {
                        r = InternalErrorReport(spec, e);
                        job->report.log->Add(spec.mx + " [" + spec.address +
                                             "]: internal error: " + r.failure_message);
+                     }
+                     if (job->task.module->tls.key_type_check) {
+                       SpawnKeyTypes(job, slow_spec, r, join);
                      }
                      job->report.endpoints.push_back(std::move(r));
                      join->Done();
@@ -370,12 +423,6 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
                      join->Done();
                    });
   };
-  // The extra sessions end a little before the probe's deadline: they must never turn a probe
-  // whose main sessions reached their verdicts into one that ran past its deadline.
-  const auto margin = std::min<std::chrono::steady_clock::duration>(
-      std::chrono::seconds(1),
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          std::chrono::duration<double>(job->task.timeout_seconds * 0.1)));
   auto spawn_slow_facts = [&](const std::string& address, const char* family) {
     EndpointSpec spec = SpecFor(*job, host, address, family);
     spec.deadline -= margin;
@@ -394,23 +441,6 @@ void SpawnEndpoints(std::shared_ptr<DomainJob> job, size_t host_index,
                          join->Done();
                        });
       }
-    }
-    if (!module.tls.key_type_check) return;
-    for (const char* key_type : {"rsa", "ecdsa"}) {
-      const std::string type_key = key + "|" + key_type;
-      if (auto cached = job->cache->GetKeyType(type_key, module.tls.key_type_check_interval)) {
-        job->slow_facts[key].key_types[key_type] = std::move(*cached);
-        continue;
-      }
-      join->Add();
-      asio::co_spawn(job->loop->ctx, ObtainKeyType(job, spec, key_type, type_key),
-                     [job, join, key, key_type](std::exception_ptr e, ObtainedKeyType obtained) {
-                       if (!e && obtained.fact) {
-                         job->slow_facts[key].fresh_sessions += obtained.sessions_opened;
-                         job->slow_facts[key].key_types[key_type] = std::move(*obtained.fact);
-                       }
-                       join->Done();
-                     });
     }
   };
   for (const auto& a : host.ipv4) spawn_slow_facts(a, "ipv4");
@@ -493,6 +523,7 @@ void AttachSlowFacts(DomainJob& job) {
     if (facts.versions) {
       e.tls_versions = facts.versions->versions;
       e.tls_versions->age_seconds = age(facts.versions->checked_at);
+      JudgeTls13FromMainSession(*e.tls_versions, e);
     }
     for (const char* key_type : {"rsa", "ecdsa"}) {
       auto it = facts.key_types.find(key_type);

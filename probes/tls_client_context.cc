@@ -71,7 +71,11 @@ Result<SslCtxPtr> MakeProbeSslContext() {
 }
 
 Result<SslCtxPtr> MakeVersionSslContext(int version) {
-  Result<SslCtxPtr> ctx = MakeClientContext(version, version);
+  return MakeVersionRangeSslContext(version, version);
+}
+
+Result<SslCtxPtr> MakeVersionRangeSslContext(int min_version, int max_version) {
+  Result<SslCtxPtr> ctx = MakeClientContext(min_version, max_version);
   if (!ctx.ok()) return ctx;
   // Whether a ClientHello at this version would carry any cipher (at level 0 this fails only
   // for an OpenSSL built or configured without the version's ciphers).
@@ -80,7 +84,8 @@ Result<SslCtxPtr> MakeVersionSslContext(int version) {
   if (OfferableCipherCount(probe.get()) == 0) {
     return Status::Error("client_unsupported",
                          "no cipher this OpenSSL can offer at protocol version " +
-                             std::to_string(version >> 8) + "." + std::to_string(version & 0xff));
+                             std::to_string(max_version >> 8) + "." +
+                             std::to_string(max_version & 0xff));
   }
   return ctx;
 }

@@ -33,6 +33,9 @@ Result<SslCtxPtr> MakeProbeSslContext();
 // shared context.
 Result<SslCtxPtr> MakeVersionSslContext(int version);
 
+// Like MakeVersionSslContext, for the versions [min_version, max_version] together.
+Result<SslCtxPtr> MakeVersionRangeSslContext(int min_version, int max_version);
+
 // How many ciphers a ClientHello from `ssl` would carry, given its version range, security
 // level, cipher list and signature algorithms. 0: OpenSSL would refuse to start the handshake
 // ("no protocols/ciphers available") before sending anything.

@@ -1,8 +1,8 @@
 // The extra, short SMTP/STARTTLS sessions an endpoint probe may open besides its main one:
-// one per TLS version (which versions the server accepts) and one per key type (which
-// certificates it holds, when it serves an RSA and an ECDSA one by the client's signature
-// algorithms). Each is a RunSmtpTlsSession with its own SessionOptions, ending with
-// close_notify right after the handshake.
+// for the TLS versions the server accepts, and one per key type (which certificates it holds,
+// when it serves an RSA and an ECDSA one by the client's signature algorithms). Each is a
+// RunSmtpTlsSession with its own SessionOptions, ending with close_notify right after the
+// handshake. What the main session already shows is taken from it, not asked again.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -26,26 +26,49 @@ struct VersionContext {
   SslCtxPtr ctx;     // null when this OpenSSL cannot offer the version
   std::string unsupported;  // why ctx is null
 };
-// TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 in that order.
-using TlsVersionContexts = std::vector<VersionContext>;
+// The version sessions' contexts.
+struct TlsVersionContexts {
+  // TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 in that order, each offering exactly that version.
+  std::vector<VersionContext> exact;
+  // Offers TLS 1.0 and 1.1 together (one session answers for both versions as long as the
+  // server refuses them, which is the common case); null when either is not offerable.
+  SslCtxPtr legacy_range;
+};
 
-// Makes the four dedicated contexts (MakeVersionSslContext). Never fails as a whole: a version
+// Makes the dedicated contexts (MakeVersionSslContext). Never fails as a whole: a version
 // this OpenSSL cannot offer keeps a null ctx and the reason. Make them once (they cost a
 // cipher-list parse each) and share them: they are only read afterwards, from any thread.
 TlsVersionContexts MakeTlsVersionContexts();
 
-// Runs one session per version, all at once, each offering exactly that version, and reports
-// every version in the order of `contexts`. Concurrent on purpose: run one after another, four
-// sessions behind a postscreen-style greeting delay (6 s is common) would outlast a scrape;
-// together with the main, no-SNI and key-type sessions an endpoint sees at most eight
-// connections at once, once per check interval, far below the per-client limits of Postfix
+// Finds out which of TLS 1.0, 1.1 and 1.2 the endpoint accepts, with as few sessions as the
+// answers allow, and leaves TLS 1.3 to the main session (JudgeTls13FromMainSession):
+//   - one session offering exactly TLS 1.2 (a 1.3-only server refuses it);
+//   - at the same time, one session offering TLS 1.0 and 1.1 together. A server picks the
+//     highest version both sides offer, so: refused -> both refused; TLSv1 chosen -> 1.0
+//     accepted and 1.1 refused; TLSv1.1 chosen -> 1.1 accepted, and only then a session
+//     offering exactly TLS 1.0 follows.
+// The main session offers every version and the server picks its highest, so the version it
+// negotiated says whether TLS 1.3 is accepted; a session of its own for 1.3 would repeat the
+// main session's handshake. The two first sessions run at once: one after the other, behind a
+// postscreen-style greeting delay (6 s is common) they could outlast a scrape. Together with
+// the main and no-SNI sessions an endpoint sees at most four connections at once, once per
+// check interval, far below the per-client limits of Postfix
 // (smtpd_client_connection_count_limit, postscreen: 50) and Exim. Each phase is bounded by
 // spec.timeouts and spec.deadline. A version whose context is null is kClientUnsupported
-// without any connection. `contexts` must outlive the coroutine. TlsVersionsReport::sessions
-// counts the connections attempted.
+// without any connection (without legacy_range, 1.0 and 1.1 get a session each). The report
+// lists TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 in that order, TLSv1.3 kNotChecked. `contexts` must
+// outlive the coroutine. TlsVersionsReport::sessions counts the connections attempted.
 asio::awaitable<TlsVersionsReport> ProbeTlsVersions(EndpointSpec spec,
                                                     const TlsVersionContexts* contexts,
                                                     std::shared_ptr<ProbeLog> log);
+
+// Fills the TLSv1.3 entry of `versions` from the endpoint's main session (pure), which
+// offered TLS 1.0 to 1.3:
+//   handshake completed at TLSv1.3                  -> kAccepted
+//   handshake completed at a lower version          -> kRefused (the server picked lower)
+//   handshake refused (alert, close)                -> kRefused
+//   no handshake, or a timeout in it                -> kFailed (no verdict)
+void JudgeTls13FromMainSession(TlsVersionsReport& versions, const EndpointReport& main);
 
 // The verdict on one version from its session (pure):
 //   handshake completed                         -> kAccepted
@@ -75,9 +98,15 @@ struct KeyTypeProbeResult {
   bool session_opened = false;  // a connection was attempted
 };
 
+// "rsa" (RSA and RSA-PSS keys) or "ecdsa" for the key of the chain's leaf, "" for another key
+// type or no chain (pure).
+std::string KeyTypeOfLeaf(const std::vector<X509Ptr>* chain);
+
 // Runs one session that offers only `key_type`'s ("rsa" or "ecdsa") signature algorithms and
 // certificate-type ciphers, from `ctx` (the probe's shared context: every version, level 0),
-// with SNI = spec.sni. `ctx` must outlive the coroutine.
+// with SNI = spec.sni. `ctx` must outlive the coroutine. The engine runs it only for the key
+// type the main session did not show: the main session offers both families, so the server's
+// choice there is the certificate it would show a session offering only that family.
 asio::awaitable<KeyTypeProbeResult> ProbeKeyType(EndpointSpec spec, std::string key_type,
                                                  SSL_CTX* ctx, std::shared_ptr<ProbeLog> log);
 

@@ -120,6 +120,9 @@ struct KeyTypeSession {
   bool handshake_ok = false;
   std::string failure_reason;  // e.g. "handshake" when the server holds no such certificate
   double age_seconds = 0;
+  // No session of its own: the main session (which offers both families) completed with a
+  // certificate of this type, so that is the one this family gets.
+  bool from_main_session = false;
 };
 
 // Reverse DNS of one address. Facts, not alerts: a generic PTR is noise, not TLS trouble.

@@ -578,7 +578,10 @@ class Diagnoser {
   void KeyTypes(const EndpointReport& e) {
     for (const auto& k : e.key_type_sessions) {
       if (k.handshake_ok) {
-        Ok("key_types", k.key_type + " handshake succeeds", e.mx, &e);
+        Ok("key_types",
+           k.key_type + (k.from_main_session ? " certificate shown by the main session"
+                                             : " handshake succeeds"),
+           e.mx, &e);
       } else {
         Add("key_types", "key_type_missing", e.mx, &e).detail = k.key_type;
       }

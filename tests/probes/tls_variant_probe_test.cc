@@ -88,13 +88,27 @@ std::string Describe(const TlsVersionsReport& report) {
   return out;
 }
 
+// The main session of an endpoint, as the engine runs it: the shared context, every version.
+EndpointReport RunMainSession(const SmtpFixtureServer& server) {
+  static const SslCtxPtr ctx = [] {
+    Result<SslCtxPtr> made = MakeProbeSslContext();
+    REQUIRE(made.ok());
+    return std::move(made).value();
+  }();
+  SessionOptions options;
+  options.ctx = ctx.get();
+  return RunOnFreshLoop(RunSmtpTlsSession(SpecFor(server), options, std::make_shared<ProbeLog>()))
+      .facts;
+}
+
 TEST_CASE("this OpenSSL offers every version at security level 0", "[tls_versions]") {
   // Debian 12's OpenSSL 3.0 can still do TLS 1.0 and 1.1 with @SECLEVEL=0. Where it cannot,
   // the matrix below would show kClientUnsupported instead of kRefused: this test says which.
-  for (const VersionContext& c : Contexts()) {
+  for (const VersionContext& c : Contexts().exact) {
     INFO(c.name << ": " << c.unsupported);
     CHECK(c.ctx != nullptr);
   }
+  CHECK(Contexts().legacy_range != nullptr);
 }
 
 TEST_CASE("version matrix of servers with different version ranges", "[tls_versions]") {
@@ -103,20 +117,36 @@ TEST_CASE("version matrix of servers with different version ranges", "[tls_versi
     int min_version;
     int max_version;
     std::map<std::string, V> expected;
+    int sessions;  // version sessions (the main session not counted)
   };
   const std::vector<Case> cases = {
+      // 1.0 and 1.1 together: the server picks 1.1, so 1.0 needs a session of its own.
       {"default (every version)", 0, 0,
        {{"TLSv1", V::kAccepted}, {"TLSv1.1", V::kAccepted}, {"TLSv1.2", V::kAccepted},
-        {"TLSv1.3", V::kAccepted}}},
+        {"TLSv1.3", V::kAccepted}},
+       3},
+      {"TLS 1.0 to 1.2", TLS1_VERSION, TLS1_2_VERSION,
+       {{"TLSv1", V::kAccepted}, {"TLSv1.1", V::kAccepted}, {"TLSv1.2", V::kAccepted},
+        {"TLSv1.3", V::kRefused}},
+       3},
       {"TLS 1.1 only", TLS1_1_VERSION, TLS1_1_VERSION,
        {{"TLSv1", V::kRefused}, {"TLSv1.1", V::kAccepted}, {"TLSv1.2", V::kRefused},
-        {"TLSv1.3", V::kRefused}}},
+        {"TLSv1.3", V::kRefused}},
+       3},
+      // The server picks 1.0 from 1.0 and 1.1: 1.1 is refused without a session of its own.
+      {"TLS 1.0 only", TLS1_VERSION, TLS1_VERSION,
+       {{"TLSv1", V::kAccepted}, {"TLSv1.1", V::kRefused}, {"TLSv1.2", V::kRefused},
+        {"TLSv1.3", V::kRefused}},
+       2},
+      // Refused together: one session answers for both legacy versions.
       {"TLS 1.2 only", TLS1_2_VERSION, TLS1_2_VERSION,
        {{"TLSv1", V::kRefused}, {"TLSv1.1", V::kRefused}, {"TLSv1.2", V::kAccepted},
-        {"TLSv1.3", V::kRefused}}},
+        {"TLSv1.3", V::kRefused}},
+       2},
       {"TLS 1.3 only", TLS1_3_VERSION, TLS1_3_VERSION,
        {{"TLSv1", V::kRefused}, {"TLSv1.1", V::kRefused}, {"TLSv1.2", V::kRefused},
-        {"TLSv1.3", V::kAccepted}}},
+        {"TLSv1.3", V::kAccepted}},
+       2},
   };
   for (const Case& c : cases) {
     SECTION(c.name) {
@@ -124,23 +154,26 @@ TEST_CASE("version matrix of servers with different version ranges", "[tls_versi
       o.tls_min_version = c.min_version;
       o.tls_max_version = c.max_version;
       SmtpFixtureServer server(o);
+      SmtpFixtureServer main_server(o);  // the same server, for the main session
       auto log = std::make_shared<ProbeLog>();
       TlsVersionsReport report =
           RunOnFreshLoop(ProbeTlsVersions(SpecFor(server), &Contexts(), log));
-      INFO(Describe(report));
       REQUIRE(report.versions.size() == 4);
+      CHECK(report.versions[3].outcome == V::kNotChecked);  // left to the main session
+      JudgeTls13FromMainSession(report, RunMainSession(main_server));
+      INFO(Describe(report));
       CHECK(report.versions[0].version == "TLSv1");
       CHECK(report.versions[3].version == "TLSv1.3");
       CHECK(Matrix(report) == c.expected);
-      CHECK(report.sessions == 4);
-      REQUIRE(server.WaitForSessions(4, 3s));
-      // One session per version (they run together, so in any order): exactly the
-      // accepted versions were established, each with SNI, each at its own version.
+      CHECK(report.sessions == c.sessions);
+      REQUIRE(server.WaitForSessions(c.sessions, 3s));
+      // Exactly the accepted versions below 1.3 were established, each with SNI, each at
+      // its own version.
       std::vector<SessionRecord> sessions = server.sessions();
-      REQUIRE(sessions.size() == 4);
-      std::multiset<std::string> established, accepted;
+      REQUIRE(sessions.size() == static_cast<size_t>(c.sessions));
+      std::set<std::string> established, accepted;
       for (const auto& v : report.versions) {
-        if (v.outcome == V::kAccepted) accepted.insert(v.version);
+        if (v.outcome == V::kAccepted && v.version != "TLSv1.3") accepted.insert(v.version);
       }
       for (const auto& session : sessions) {
         CHECK(session.starttls_accepted);
@@ -154,27 +187,45 @@ TEST_CASE("version matrix of servers with different version ranges", "[tls_versi
   }
 }
 
+TEST_CASE("without the legacy-range context, TLS 1.0 and 1.1 get a session each",
+          "[tls_versions]") {
+  SmtpFixtureOptions o;
+  o.tls_min_version = TLS1_2_VERSION;
+  SmtpFixtureServer server(o);
+  TlsVersionContexts contexts = MakeTlsVersionContexts();
+  contexts.legacy_range.reset();
+  TlsVersionsReport report =
+      RunOnFreshLoop(ProbeTlsVersions(SpecFor(server), &contexts, std::make_shared<ProbeLog>()));
+  INFO(Describe(report));
+  CHECK(report.versions[0].outcome == V::kRefused);
+  CHECK(report.versions[1].outcome == V::kRefused);
+  CHECK(report.versions[2].outcome == V::kAccepted);
+  CHECK(report.sessions == 3);
+}
+
 TEST_CASE("a version whose context is missing is client-unsupported and opens no session",
           "[tls_versions]") {
   SmtpFixtureServer server;
   TlsVersionContexts contexts = MakeTlsVersionContexts();
-  contexts[0].ctx.reset();
-  contexts[0].unsupported = "built without it";
+  contexts.exact[0].ctx.reset();
+  contexts.exact[0].unsupported = "built without it";
+  contexts.legacy_range.reset();  // as MakeTlsVersionContexts leaves it then
   TlsVersionsReport report =
       RunOnFreshLoop(ProbeTlsVersions(SpecFor(server), &contexts, std::make_shared<ProbeLog>()));
   INFO(Describe(report));
   CHECK(report.versions[0].outcome == V::kClientUnsupported);
   CHECK(report.versions[0].detail.find("built without it") != std::string::npos);
-  CHECK(report.sessions == 3);
-  CHECK(report.versions[3].outcome == V::kAccepted);
+  CHECK(report.sessions == 2);
+  CHECK(report.versions[1].outcome == V::kAccepted);
+  CHECK(report.versions[2].outcome == V::kAccepted);
 }
 
 TEST_CASE("a session whose options leave nothing to offer is client-unsupported before any "
           "connection", "[tls_versions]") {
   SmtpFixtureServer server;
   SessionOptions options;
-  options.ctx = Contexts()[2].ctx.get();  // TLS 1.2 only
-  options.cipher_list = "aNULL:!aNULL";   // parses, selects nothing
+  options.ctx = Contexts().exact[2].ctx.get();  // TLS 1.2 only
+  options.cipher_list = "aNULL:!aNULL";         // parses, selects nothing
   options.smtp_after_tls = false;
   SessionOutcome outcome = RunOnFreshLoop(
       RunSmtpTlsSession(SpecFor(server), options, std::make_shared<ProbeLog>()));
@@ -192,6 +243,8 @@ TEST_CASE("version sessions that get no answer have no verdict", "[tls_versions]
     SmtpFixtureServer server(o);
     TlsVersionsReport report = RunOnFreshLoop(
         ProbeTlsVersions(SpecFor(server), &Contexts(), std::make_shared<ProbeLog>()));
+    JudgeTls13FromMainSession(report, RunMainSession(server));
+    INFO(Describe(report));
     for (const VersionSupport& v : report.versions) CHECK(v.outcome == V::kFailed);
   }
   SECTION("the handshake hangs until the deadline") {
@@ -203,10 +256,53 @@ TEST_CASE("version sessions that get no answer have no verdict", "[tls_versions]
     TlsVersionsReport report =
         RunOnFreshLoop(ProbeTlsVersions(spec, &Contexts(), std::make_shared<ProbeLog>()));
     INFO(Describe(report));
-    for (const VersionSupport& v : report.versions) CHECK(v.outcome == V::kFailed);
-    // They ran together: four sessions, all cut at the deadline, not four deadlines in a row.
-    CHECK(report.sessions == 4);
+    for (size_t i = 0; i < 3; ++i) CHECK(report.versions[i].outcome == V::kFailed);
+    // They ran together: the legacy and the 1.2 session, both cut at the deadline, not one
+    // deadline after the other, and no follow-up without an answer.
+    CHECK(report.sessions == 2);
   }
+}
+
+TEST_CASE("TLS 1.3 is judged from the main session", "[tls_versions]") {
+  TlsVersionsReport versions;
+  versions.versions = {{"TLSv1", V::kRefused, ""}, {"TLSv1.1", V::kRefused, ""},
+                       {"TLSv1.2", V::kAccepted, ""}, {"TLSv1.3", V::kNotChecked, ""}};
+  EndpointReport main;
+  SECTION("negotiated 1.3") {
+    main.handshake_ok = true;
+    main.tls_version = "TLSv1.3";
+    JudgeTls13FromMainSession(versions, main);
+    CHECK(versions.versions[3].outcome == V::kAccepted);
+  }
+  SECTION("the server chose 1.2 although 1.3 was offered") {
+    main.handshake_ok = true;
+    main.tls_version = "TLSv1.2";
+    JudgeTls13FromMainSession(versions, main);
+    CHECK(versions.versions[3].outcome == V::kRefused);
+    CHECK(versions.versions[3].detail.find("chose TLSv1.2") != std::string::npos);
+  }
+  SECTION("the handshake was refused") {
+    main.handshake_ok = false;
+    main.failure_stage = "handshake";
+    main.failure_reason = "handshake";
+    JudgeTls13FromMainSession(versions, main);
+    CHECK(versions.versions[3].outcome == V::kRefused);
+  }
+  SECTION("the handshake timed out: no verdict") {
+    main.handshake_ok = false;
+    main.failure_stage = "handshake";
+    main.failure_reason = "timeout";
+    JudgeTls13FromMainSession(versions, main);
+    CHECK(versions.versions[3].outcome == V::kFailed);
+  }
+  SECTION("no STARTTLS: no verdict") {
+    main.failure_stage = "starttls";
+    main.failure_reason = "starttls_not_offered";
+    JudgeTls13FromMainSession(versions, main);
+    CHECK(versions.versions[3].outcome == V::kFailed);
+  }
+  // The other versions are the version sessions' and stay as they were.
+  CHECK(versions.versions[2].outcome == V::kAccepted);
 }
 
 // --- Key types.
@@ -271,6 +367,21 @@ TEST_CASE("an ECDSA-only server fails the RSA session and passes the ECDSA one",
   CHECK(run.ecdsa.session.handshake_ok);
   CHECK(run.ecdsa.session.failure_reason.empty());
   CHECK(LeafKeyType(run.ecdsa) == "EC");
+}
+
+TEST_CASE("the key type of a chain's leaf", "[key_types]") {
+  auto chain_of = [](const TestCert& leaf) {
+    std::vector<X509Ptr> chain;
+    chain.push_back(RetainX509(leaf.cert.get()));
+    return chain;
+  };
+  const std::vector<X509Ptr> rsa = chain_of(RsaLeaf());
+  const std::vector<X509Ptr> ecdsa = chain_of(EcdsaLeaf());
+  const std::vector<X509Ptr> empty;
+  CHECK(KeyTypeOfLeaf(&rsa) == "rsa");
+  CHECK(KeyTypeOfLeaf(&ecdsa) == "ecdsa");
+  CHECK(KeyTypeOfLeaf(&empty).empty());
+  CHECK(KeyTypeOfLeaf(nullptr).empty());
 }
 
 TEST_CASE("an RSA-only server fails the ECDSA session", "[key_types]") {
