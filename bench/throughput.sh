@@ -9,13 +9,14 @@
 #         with the bench's Postfix, which refuses TLS 1.0 and 1.1);
 #   warm: right after, the same domains again (one main session per endpoint).
 # Measured: wall time of each pass, the exporter's CPU and peak RSS (VmHWM), sessions opened
-# (counted by the relay: accepted connections), probe results.
+# (counted by the relay: accepted connections), probe results. RUNS runs, each with a freshly
+# started exporter (so each has a cold pass); the verdicts are on the medians.
 # Servers: one Postfix (default_process_limit = POSTFIX_PROCS) and nsd on the same 2 cores: the
 # servers' CPU (forks, RSA signatures) competes with the exporter's; a real fleet does not.
 # Before the cold pass the Postfix processes are started by an unmeasured floor_client run on the
 # direct addresses, so that the cold pass does not also pay for forking smtpd processes.
 #
-#   sudo bash bench/throughput.sh    DOMAINS=1250 RTT_MS=100 CONCURRENCY=100 SCRAPE_TIMEOUT=60
+#   sudo bash bench/throughput.sh    DOMAINS=1250 RTT_MS=100 CONCURRENCY=100 SCRAPE_TIMEOUT=60 RUNS=3
 #       MAX_SESSIONS= (engine.max_sessions; empty: the default, 1000)
 #                                    POSTFIX_PROCS=1100 OUT=bench/results/throughput.md
 # Targets (issue 10): 5,000 endpoints within 60 s on 2 cores, peak RSS < 200 MB.
@@ -33,6 +34,7 @@ RTT_MS=${RTT_MS:-100}
 CONCURRENCY=${CONCURRENCY:-100}
 SCRAPE_TIMEOUT=${SCRAPE_TIMEOUT:-60}
 MAX_SESSIONS=${MAX_SESSIONS:-} # engine.max_sessions (empty: the default, 1000)
+RUNS=${RUNS:-3}
 OUT=${OUT:-$repo/bench/results/throughput.md}
 make_tmp mxb-throughput
 
@@ -68,12 +70,10 @@ EOF
   for ((n = 1; n <= DOMAINS; n++)); do echo "  - domain: tp$n.bench.test"; done
 } >"$T/ex/config.yml"
 for ((n = 1; n <= DOMAINS; n++)); do echo "tp$n.bench.test"; done >"$T/targets"
-exporter_in_world "$T/ex" info --web.handler-threads=$((CONCURRENCY + 16))
-rss0=$(status_kib "$ex_pid" VmRSS)
 
 relay_sessions() { awk '{ s += $2 } END { print s + 0 }' "$1"; }
-pass() { # NAME: one scrape of every domain; appends a row to $T/passes
-  local name=$1 c0 c1 r0 r1 t0 t1
+pass() { # RUN NAME: one scrape of every domain; appends a row to $T/passes
+  local run=$1 name=$2 c0 c1 r0 r1 t0 t1
   relay_counts "$T/counts0"
   local d0c d0s d1c d1s
   d0c=$(udp_drops $MXB_CLI); d0s=$(udp_drops $MXB_SRV)
@@ -100,19 +100,27 @@ pass() { # NAME: one scrape of every domain; appends a row to $T/passes
   hwm=$(status_kib "$ex_pid" VmHWM)
   rss=$(status_kib "$ex_pid" VmRSS)
   fails="$fails,udp_drops_cli=$((d1c - d0c)),udp_drops_srv=$((d1s - d0s))"
-  echo "$name $wall $cpu $sessions $ok $p50 $p99 $hwm $rss $rcpu $fails" >>"$T/passes"
-  log "$name: ${wall} s wall, ${cpu} s exporter CPU, $sessions sessions, $ok/$DOMAINS probes succeeded (p50 ${p50} ms, p99 ${p99} ms), VmHWM $hwm KiB, relay CPU ${rcpu} s, failures $fails"
+  echo "$name $wall $cpu $sessions $ok $p50 $p99 $hwm $rss $rcpu $fails $run" >>"$T/passes"
+  log "run $run, $name: ${wall} s wall, ${cpu} s exporter CPU, $sessions sessions, $ok/$DOMAINS probes succeeded (p50 ${p50} ms, p99 ${p99} ms), VmHWM $hwm KiB, relay CPU ${rcpu} s, failures $fails"
 }
 : >"$T/passes"
-pass cold
-pass warm
-curl -s "$ex_base/metrics" >"$T/metrics.txt"
-cp "$T/failure-cold.txt" "$repo/bench/results/throughput-failure-cold.txt" 2>/dev/null || true
+for ((run = 1; run <= RUNS; run++)); do
+  exporter_in_world "$T/ex" info --web.handler-threads=$((CONCURRENCY + 16))
+  rss0=$(status_kib "$ex_pid" VmRSS)
+  pass "$run" cold
+  pass "$run" warm
+  curl -s "$ex_base/metrics" >"$T/metrics.txt"
+  cp "$T/failure-cold.txt" "$repo/bench/results/throughput-failure-cold.txt" 2>/dev/null || true
+  kill "$ex_pid"
+  wait "$ex_pid" 2>/dev/null || true
+done
 
-row() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$T/passes"; }
-# A pass counts only if every probe succeeded.
-verdict_wall() { awk -v w="$(row "$1" 2)" -v ok="$(row "$1" 5)" -v n="$DOMAINS" 'BEGIN { print (w <= 60 && ok == n ? "PASS" : "FAIL") }'; }
-hwm_final=$(row warm 8)
+# Medians over the runs of column C of pass NAME.
+med() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$T/passes" | median; }
+# A pass counts only if every probe of every run succeeded.
+all_ok() { awk -v n="$1" -v d="$DOMAINS" '$1 == n && $5 != d { bad = 1 } END { print bad ? 0 : 1 }' "$T/passes"; }
+verdict_wall() { awk -v w="$(med "$1" 2)" -v ok="$(all_ok "$1")" 'BEGIN { print (w <= 60 && ok ? "PASS" : "FAIL") }'; }
+hwm_final=$(med warm 8)
 verdict_rss=$(awk -v h="$hwm_final" 'BEGIN { print (h < 204800 ? "PASS" : "FAIL") }')
 {
   echo
@@ -121,14 +129,15 @@ verdict_rss=$(awk -v h="$hwm_final" 'BEGIN { print (h < 204800 ? "PASS" : "FAIL"
   echo "Revision $(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown); Postfix $WORLD_POSTFIX_VERSION (default_process_limit $POSTFIX_PROCS, on the same machine), $WORLD_OPENSSL_VERSION;"
   echo "$(nproc) CPUs; default module (engine limits: ${MAX_SESSIONS:-1000 (default)} sessions, 4 per address); $CONCURRENCY scrapes in flight, scrape timeout ${SCRAPE_TIMEOUT} s."
   echo
-  echo "| pass | wall (s) | exporter CPU (s) | sessions (relay) | probes ok | p50 / p99 scrape (ms) | VmHWM after (KiB) | relay CPU (s) | failures |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| run | pass | wall (s) | exporter CPU (s) | sessions (relay) | probes ok | p50 / p99 scrape (ms) | VmHWM after (KiB) | relay CPU (s) | failures |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  awk -v d="$DOMAINS" '{ printf "| %s | %s | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s |\n", $12, $1, $2, $3, $4, $5, d, $6, $7, $8, $10, $11 }' "$T/passes"
   for p in cold warm; do
-    echo "| $p | $(row $p 2) | $(row $p 3) | $(row $p 4) | $(row $p 5)/$DOMAINS | $(row $p 6) / $(row $p 7) | $(row $p 8) | $(row $p 10) | $(row $p 11) |"
+    echo "| median | $p | $(med $p 2) | $(med $p 3) | $(med $p 4) | | | $(med $p 8) | $(med $p 10) | |"
   done
   echo
-  echo "- cold pass <= 60 s with every probe ok: **$(verdict_wall cold)**; warm pass: **$(verdict_wall warm)**"
-  echo "- peak RSS (VmHWM) < 200 MiB: **$verdict_rss** ($hwm_final KiB; $rss0 KiB before the first pass)"
+  echo "- cold pass <= 60 s (median of $RUNS runs) with every probe ok: **$(verdict_wall cold)**; warm pass: **$(verdict_wall warm)**"
+  echo "- peak RSS (VmHWM, median of $RUNS runs) < 200 MiB: **$verdict_rss** ($hwm_final KiB; $rss0 KiB before the last run's first pass)"
   echo "- endpoint cache: $(grep '^mxtls_exporter_endpoint_cache_requests_total' "$T/metrics.txt" | tr '\n' ' ')"
-  echo "- reproduce: \`sudo bash bench/throughput.sh\` (DOMAINS=$DOMAINS RTT_MS=$RTT_MS CONCURRENCY=$CONCURRENCY)"
+  echo "- reproduce: \`sudo bash bench/throughput.sh\` (DOMAINS=$DOMAINS RTT_MS=$RTT_MS CONCURRENCY=$CONCURRENCY RUNS=$RUNS)"
 } | report "$OUT"
