@@ -58,6 +58,11 @@ Result<SslCtxPtr> MakeClientContext(int min_version, int max_version) {
   // A resumed session shows no fresh certificate: never cache or resume.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  // A session spends nearly all its TLS time waiting for the server, with no record half
+  // read or half written; OpenSSL would hold its read and write buffers (about 34 KiB)
+  // through those waits. Released, they exist only while a record is in transit, which,
+  // with a thousand sessions in flight, is what keeps the exporter's peak memory down.
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_cert_verify_callback(ctx.get(), CaptureChainCallback, nullptr);
   ERR_clear_error();
   return ctx;

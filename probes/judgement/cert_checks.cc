@@ -249,6 +249,25 @@ std::string FingerprintSha256(X509* cert) {
   return LowerHex(digest, digest_len);
 }
 
+CertFactsList::CertFactsList(std::vector<CertFacts> facts) {
+  if (!facts.empty()) facts_ = std::make_shared<std::vector<CertFacts>>(std::move(facts));
+}
+
+const std::vector<CertFacts>& CertFactsList::get() const {
+  static const std::vector<CertFacts> kNone;
+  return facts_ ? *facts_ : kNone;
+}
+
+void CertFactsList::push_back(CertFacts facts) {
+  // Copy on write: another list may share this one, and it must never see the change.
+  if (!facts_) {
+    facts_ = std::make_shared<std::vector<CertFacts>>();
+  } else if (facts_.use_count() > 1) {
+    facts_ = std::make_shared<std::vector<CertFacts>>(*facts_);
+  }
+  facts_->push_back(std::move(facts));
+}
+
 CertFacts DescribeCertificate(X509* cert) {
   ErrorQueueDrain drain;
   CertFacts facts;

@@ -10,6 +10,9 @@
 
 #include <openssl/x509.h>
 
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +47,41 @@ struct CertFacts {
 
 // Reads the facts of `cert` (not null).
 CertFacts DescribeCertificate(X509* cert);
+
+// The facts of a chain's certificates, in order: read like a const std::vector<CertFacts>, and
+// copies share one immutable list. One judged chain is copied into many reports (every
+// endpoint showing it, every domain's report, the caches and the status page); with its
+// strings a list is several KiB, and a private copy in each of those was tens of MiB at a few
+// thousand endpoints. Appending (while a list is built) copies the list first if it is shared,
+// so no copy ever sees another change. Thread-safety: like a std::vector of immutable values.
+class CertFactsList {
+ public:
+  using value_type = CertFacts;
+  using const_iterator = std::vector<CertFacts>::const_iterator;
+
+  CertFactsList() = default;
+  CertFactsList(std::vector<CertFacts> facts);  // NOLINT: implicit, a list is its vector
+  CertFactsList(std::initializer_list<CertFacts> facts)
+      : CertFactsList(std::vector<CertFacts>(facts)) {}
+
+  const std::vector<CertFacts>& get() const;
+  operator const std::vector<CertFacts>&() const { return get(); }  // NOLINT
+
+  bool empty() const { return get().empty(); }
+  size_t size() const { return get().size(); }
+  const CertFacts& operator[](size_t i) const { return get()[i]; }
+  const CertFacts& at(size_t i) const { return get().at(i); }
+  const CertFacts& front() const { return get().front(); }
+  const CertFacts& back() const { return get().back(); }
+  const_iterator begin() const { return get().begin(); }
+  const_iterator end() const { return get().end(); }
+
+  void push_back(CertFacts facts);
+
+ private:
+  // Null for an empty list. Never modified while shared (see push_back).
+  std::shared_ptr<std::vector<CertFacts>> facts_;
+};
 
 // CertFacts::fingerprint_sha256 alone, without the rest of DescribeCertificate ("" for null).
 std::string FingerprintSha256(X509* cert);
@@ -92,7 +130,7 @@ struct ChainVerdict {
   bool order_ok = true;
   int presented_count = 0;
   // The path OpenSSL built, leaf first, also (as far as it got) when verification failed.
-  std::vector<CertFacts> path;
+  CertFactsList path;
   // The earliest not_after on the verified path; present only when verified.
   std::optional<long long> earliest_not_after;
   // Reason words of every error, in report order, without repetitions.

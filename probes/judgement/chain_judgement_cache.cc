@@ -94,8 +94,10 @@ std::pair<long long, long long> ChainJudgementCache::StableInterval(
 std::shared_ptr<const ChainJudgementCache::Judgement> ChainJudgementCache::Compute(
     const std::vector<X509*>& presented, X509_STORE* trust, long long at) {
   auto j = std::make_shared<Judgement>();
-  j->presented.reserve(presented.size());
-  for (X509* cert : presented) j->presented.push_back(DescribeCertificate(cert));
+  std::vector<CertFacts> facts;
+  facts.reserve(presented.size());
+  for (X509* cert : presented) facts.push_back(DescribeCertificate(cert));
+  j->presented = std::move(facts);
   j->chain = JudgeChain(presented, trust, FromUnixSeconds(at));
   std::tie(j->reusable_from, j->reusable_until) = StableInterval(j->presented, j->chain.path, at);
   j->judged_at = at;

@@ -42,7 +42,7 @@ class ChainJudgementCache {
  public:
   // What a chain judgement is, apart from the name match and the expiry figures.
   struct Judgement {
-    std::vector<CertFacts> presented;  // as the server sent them, leaf first
+    CertFactsList presented;  // as the server sent them, leaf first
     ChainVerdict chain;
     long long reusable_from = 0;   // unix seconds: the interval of judged times over which
     long long reusable_until = 0;  // the verdict cannot change (until is exclusive)

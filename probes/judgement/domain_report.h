@@ -17,7 +17,7 @@ namespace mxtls {
 
 // The certificate an endpoint presented, judged the way a strict sending MTA judges it.
 struct CertificateReport {
-  std::vector<CertFacts> presented;  // as the server sent them, leaf first
+  CertFactsList presented;           // as the server sent them, leaf first
   ChainVerdict chain;                // verification against the module's trust store
   NameMatch name_match = NameMatch::kMismatch;  // leaf against the MX name as published
   std::string checked_name;          // the name the leaf was matched against

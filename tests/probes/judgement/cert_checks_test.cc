@@ -615,5 +615,42 @@ TEST_CASE("concurrent judgements share one immutable store", "[cert_checks]") {
   CHECK(wrong == 0);
 }
 
+
+TEST_CASE("copies of a CertFactsList share one list, and appending never changes another copy",
+          "[cert_checks][cert_facts_list]") {
+  CertFacts leaf;
+  leaf.subject = "CN=mx.example.net";
+  CertFacts intermediate;
+  intermediate.subject = "CN=Example CA";
+
+  CertFactsList empty;
+  CHECK(empty.empty());
+  CHECK(empty.size() == 0);
+  CHECK(empty.begin() == empty.end());
+
+  CertFactsList original{leaf, intermediate};
+  CertFactsList copy = original;
+  REQUIRE(copy.size() == 2);
+  // Shared, not copied: both read the very same facts.
+  CHECK(&copy.front() == &original.front());
+  CHECK(&copy.get() == &original.get());
+
+  CertFacts root;
+  root.subject = "CN=Example Root";
+  copy.push_back(root);
+  CHECK(copy.size() == 3);
+  CHECK(copy.back().subject == "CN=Example Root");
+  REQUIRE(original.size() == 2);  // untouched by the copy's append
+  CHECK(original[0].subject == "CN=mx.example.net");
+  CHECK(original.at(1).subject == "CN=Example CA");
+
+  // Read like the vector it stands for.
+  const std::vector<CertFacts>& as_vector = original;
+  CHECK(as_vector.size() == 2);
+  std::vector<std::string> subjects;
+  for (const CertFacts& f : copy) subjects.push_back(f.subject);
+  CHECK(subjects == std::vector<std::string>{"CN=mx.example.net", "CN=Example CA", "CN=Example Root"});
+}
+
 }  // namespace
 }  // namespace mxtls

@@ -287,7 +287,9 @@ TEST_CASE("reverse DNS and opportunistic facts never rise above info", "[finding
   e.reverse_dns.error = "nxdomain";
   e.reverse_dns.ptr_names.clear();
   e.key_type_sessions[1].handshake_ok = false;
-  e.cert->presented[0].weak_key = true;
+  std::vector<CertFacts> presented = e.cert->presented;  // the shared list is immutable
+  presented[0].weak_key = true;
+  e.cert->presented = std::move(presented);
   r.tlsrpt.present = false;
   r.mx_dnssec = DnssecStatus::kInsecure;
   std::vector<Finding> findings = Diagnose(r, kScenarioNow);
