@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "probes/tls_client_context.h"
+#include "tests/support/probe_client_context.h"
 #include "tests/support/smtp_fixture_server.h"
 
 namespace mxtls::testing {
@@ -36,13 +37,8 @@ EndpointSpec SpecFor(const std::string& address, uint16_t port) {
 
 // Runs one main-style session (EHLO over TLS, QUIT) on a fresh io_context.
 SessionOutcome RunSession(const std::string& address, uint16_t port) {
-  static const SslCtxPtr ctx = [] {
-    Result<SslCtxPtr> made = MakeProbeSslContext();
-    REQUIRE(made.ok());
-    return std::move(made).value();
-  }();
   SessionOptions options;
-  options.ctx = ctx.get();
+  options.ctx = SharedProbeSslContext();
   asio::io_context io;
   auto future = asio::co_spawn(
       io, RunSmtpTlsSession(SpecFor(address, port), options, std::make_shared<ProbeLog>()),
@@ -69,13 +65,8 @@ TEST_CASE("a session reports without waiting for the 221 to QUIT", "[smtp_tls_se
   SmtpFixtureOptions slow_goodbye;
   slow_goodbye.quit_reply_delay = 2s;
   SmtpFixtureServer server(slow_goodbye);
-  static const SslCtxPtr ctx = [] {
-    Result<SslCtxPtr> made = MakeProbeSslContext();
-    REQUIRE(made.ok());
-    return std::move(made).value();
-  }();
   SessionOptions options;
-  options.ctx = ctx.get();
+  options.ctx = SharedProbeSslContext();
   asio::io_context io;
   const auto start = std::chrono::steady_clock::now();
   std::optional<SessionOutcome> outcome;

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "probes/judgement/cert_checks.h"
-#include "probes/tls_client_context.h"
 #include "tests/support/cert_factory.h"
+#include "tests/support/probe_client_context.h"
 #include "tests/support/smtp_fixture_server.h"
 
 namespace mxtls::testing {
@@ -90,13 +90,8 @@ std::string Describe(const TlsVersionsReport& report) {
 
 // The main session of an endpoint, as the engine runs it: the shared context, every version.
 EndpointReport RunMainSession(const SmtpFixtureServer& server) {
-  static const SslCtxPtr ctx = [] {
-    Result<SslCtxPtr> made = MakeProbeSslContext();
-    REQUIRE(made.ok());
-    return std::move(made).value();
-  }();
   SessionOptions options;
-  options.ctx = ctx.get();
+  options.ctx = SharedProbeSslContext();
   return RunOnFreshLoop(RunSmtpTlsSession(SpecFor(server), options, std::make_shared<ProbeLog>()))
       .facts;
 }
@@ -313,12 +308,11 @@ struct KeyTypeRun {
 };
 
 KeyTypeRun RunBothKeyTypes(const SmtpFixtureServer& server) {
-  Result<SslCtxPtr> ctx = MakeProbeSslContext();
-  REQUIRE(ctx.ok());
   auto log = std::make_shared<ProbeLog>();
   KeyTypeRun run;
-  run.rsa = RunOnFreshLoop(ProbeKeyType(SpecFor(server), "rsa", ctx->get(), log));
-  run.ecdsa = RunOnFreshLoop(ProbeKeyType(SpecFor(server), "ecdsa", ctx->get(), log));
+  run.rsa = RunOnFreshLoop(ProbeKeyType(SpecFor(server), "rsa", SharedProbeSslContext(), log));
+  run.ecdsa =
+      RunOnFreshLoop(ProbeKeyType(SpecFor(server), "ecdsa", SharedProbeSslContext(), log));
   return run;
 }
 
