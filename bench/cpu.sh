@@ -38,15 +38,9 @@ maillog=$WORLD_POSTFIX_DIR/maillog
 
 # ---- mxtls: both modules in one process
 mkdir -p "$T/ex"
-cat >"$T/ex/config.yml" <<EOF
-dns:
-  resolvers: ["$WORLD_DNS_DIRECT:53"]
-modules:
-  default:
-    smtp:
-      ehlo_name: prober.bench.test
-    tls:
-      ca_file: $WORLD_ROOT_PEM
+{
+  world_exporter_config "$WORLD_DNS_DIRECT"
+  cat <<EOF
   lean:
     smtp:
       ehlo_name: prober.bench.test
@@ -60,6 +54,7 @@ modules:
 targets:
   - domain: cpu.bench.test
 EOF
+} >"$T/ex/config.yml"
 exporter_in_world "$T/ex" info
 mx_pid=$ex_pid
 mx_base=$ex_base

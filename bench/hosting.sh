@@ -74,16 +74,7 @@ log "relay: RTT ${RTT_MS} ms; $DOMAINS domains on $HOSTS shared MX hosts (10.88.
 
 mkdir -p "$T/ex"
 {
-  cat <<EOF
-dns:
-  resolvers: ["$WORLD_DNS_DELAYED:53"]
-modules:
-  default:
-    smtp:
-      ehlo_name: prober.bench.test
-    tls:
-      ca_file: $WORLD_ROOT_PEM
-EOF
+  world_exporter_config "$WORLD_DNS_DELAYED"
   [[ -n $REUSE_WINDOW ]] && echo "    endpoint_reuse_window: $REUSE_WINDOW"
   echo "targets:"
   for ((n = 1; n <= DOMAINS; n++)); do echo "  - domain: c$n.hosting.bench.test"; done

@@ -29,18 +29,13 @@ relay_start "$RTT_MS"
 log "relay: RTT ${RTT_MS} ms for 10.88.0.0/16 (SMTP and DNS)"
 
 mkdir -p "$T/ex"
-cat >"$T/ex/config.yml" <<EOF
-dns:
-  resolvers: ["$WORLD_DNS_DELAYED:53"]
-modules:
-  default:
-    smtp:
-      ehlo_name: prober.bench.test
-    tls:
-      ca_file: $WORLD_ROOT_PEM
+{
+  world_exporter_config "$WORLD_DNS_DELAYED"
+  cat <<EOF
 targets:
   - domain: lat.bench.test
 EOF
+} >"$T/ex/config.yml"
 exporter_in_world "$T/ex" info
 scrape_timeout=20
 

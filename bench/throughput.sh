@@ -55,18 +55,9 @@ mkdir -p "$T/ex"
 engine_line=""
 [[ -n $MAX_SESSIONS ]] && engine_line="engine: {max_sessions: $MAX_SESSIONS}"
 {
-  cat <<EOF
-dns:
-  resolvers: ["$WORLD_DNS_DELAYED:53"]
-$engine_line
-modules:
-  default:
-    smtp:
-      ehlo_name: prober.bench.test
-    tls:
-      ca_file: $WORLD_ROOT_PEM
-targets:
-EOF
+  world_exporter_config "$WORLD_DNS_DELAYED"
+  echo "$engine_line"
+  echo "targets:"
   for ((n = 1; n <= DOMAINS; n++)); do echo "  - domain: tp$n.bench.test"; done
 } >"$T/ex/config.yml"
 for ((n = 1; n <= DOMAINS; n++)); do echo "tp$n.bench.test"; done >"$T/targets"

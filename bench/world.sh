@@ -322,6 +322,22 @@ EOF
   start_exporter "$dir/mxtls" "$dir"
 }
 
+# world_exporter_config RESOLVER: the start of an exporter config for this world (stdout): the
+# resolver, and the module "default" with the world's EHLO name and private root; the caller adds
+# further modules and the targets.
+world_exporter_config() {
+  cat <<EOF
+dns:
+  resolvers: ["$1:53"]
+modules:
+  default:
+    smtp:
+      ehlo_name: prober.bench.test
+    tls:
+      ca_file: $WORLD_ROOT_PEM
+EOF
+}
+
 # The sections of bench/results/<name>.md: printed and appended.
 report() { # report FILE: stdin appended to FILE and printed
   mkdir -p "$(dirname "$1")"

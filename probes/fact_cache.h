@@ -36,7 +36,8 @@ class FactCache {
   std::optional<NoSniFact> GetNoSni(const std::string& key, std::chrono::milliseconds max_age);
   void PutNoSni(const std::string& key, NoSniFact fact);
 
-  // The TLS versions an endpoint accepts (one session per version).
+  // The TLS versions an endpoint accepts (ProbeTlsVersions: 1.0 to 1.2; 1.3 is the main
+  // session's and is judged at every probe).
   struct VersionsFact {
     std::chrono::steady_clock::time_point checked_at;
     TlsVersionsReport versions;

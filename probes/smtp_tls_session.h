@@ -1,6 +1,6 @@
 // One SMTP/STARTTLS session to one endpoint: the single implementation behind every session an
-// endpoint probe opens (the main session with SNI, the one without SNI, one per TLS version,
-// one per key type). Connect, wait for the whole 220 greeting, EHLO, STARTTLS, a TLS handshake
+// endpoint probe opens (the main session with SNI, the one without SNI, the TLS version
+// sessions, the key-type session). Connect, wait for the whole 220 greeting, EHLO, STARTTLS, a TLS handshake
 // shaped by SessionOptions, then either EHLO over TLS and QUIT or just close_notify, bounded by
 // per-phase timeouts and the probe deadline. It records facts; judging the captured chain is
 // the caller's business.

@@ -86,7 +86,8 @@ struct DaneEndpointReport {
   bool next_key_published = false;
 };
 
-// Which TLS versions an endpoint accepts (one short session per version).
+// Which TLS versions an endpoint accepts (short version sessions for 1.0 to 1.2, the main
+// session for 1.3: ProbeTlsVersions, JudgeTls13FromMainSession).
 enum class VersionOutcome {
   kNotChecked,
   kAccepted,           // the handshake at exactly this version completed
