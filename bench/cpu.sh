@@ -21,17 +21,27 @@
 # established" log lines), and CPU per session uses the server's count.
 #
 #   sudo bash bench/cpu.sh          SESSIONS=400 ROUNDS=3 OUT=bench/results/cpu.md
+#   PERF=mxtls-lean (or any prober name, space-separated): a call-graph profile (perf record,
+#   999 Hz) of that prober over its round-1 window, flat and caller views in
+#   bench/results/cpu-perf-<prober>.txt, the data in bench/results/cpu-perf-<prober>.data.
+#   PERF_CALL_GRAPH=fp (default) or dwarf (reads through Debian's libcrypto, which has no frame
+#   pointers; larger files). Build with frame pointers to read the stacks
+#   (CMAKE_CXX_FLAGS=-fno-omit-frame-pointer, BUILD_DIR=that build); the profiled round's CPU
+#   includes perf's own overhead in the target, so read ratios from a run without PERF.
 # Targets (issue 10): blackbox / mxtls-lean >= 2.5, blackbox / mxtls-default >= 2.2.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/world.sh"
 if [[ -z ${MXB_IN_CLIENT:-} ]]; then
   require_bench_tools exporter floor blackbox
+  [[ -z ${PERF:-} ]] || command -v perf >/dev/null || die "PERF is set but perf is not installed (apt-get install linux-perf)"
   world_main "$0" "$@"
 fi
 . "$MXB_WORLD/world.env"
 SESSIONS=${SESSIONS:-400}
 ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-$repo/bench/results/cpu.md}
+PERF=${PERF:-}
+PERF_CALL_GRAPH=${PERF_CALL_GRAPH:-fp}
 ((SESSIONS % 4 == 0)) || die "SESSIONS must be a multiple of 4"
 make_tmp mxb-cpu
 maillog=$WORLD_POSTFIX_DIR/maillog
@@ -114,28 +124,65 @@ load() { # URL TARGETS REQUESTS CONCURRENCY REQUIRE-REGEX...
 mx_req=('^probe_success 1$' '^mxtls_endpoints 4$')
 bb_req=('^probe_success 1$')
 
+profiled() { # PROBER ROUND: is this window to be profiled?
+  [[ $2 == 1 && " $PERF " == *" $1 "* ]]
+}
+perf_start() { # PID NAME
+  perf record -F 999 --call-graph "$PERF_CALL_GRAPH" -p "$1" -o "$T/perf-$2.data" >"$T/perf-$2.log" 2>&1 &
+  perf_pid=$!
+  sleep 1 # perf attaches asynchronously
+}
+perf_stop() { # NAME
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  perf_write "$1"
+}
+perf_write() { # NAME
+  local out=$repo/bench/results/cpu-perf-$1.txt
+  mkdir -p "$(dirname "$out")"
+  {
+    echo "# perf profile of $1, round 1 ($SESSIONS sessions), $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "## self time by dso"
+    perf report -i "$T/perf-$1.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep '%' | grep -v '^#' || true
+    echo "## self time by dso, symbol"
+    perf report -i "$T/perf-$1.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | grep -v '^#' | head -80 || true
+    echo "## inclusive (children), top 80"
+    perf report -i "$T/perf-$1.data" --children --sort sym --stdio -g none 2>/dev/null | grep '%' | grep -v '^#' | head -80 || true
+  } >"$out"
+  cp "$T/perf-$1.data" "${out%.txt}.data"
+  log "profile of $1: $out"
+}
+
 # One measured window: prints "cpu_s server_sessions"
-window() { # NAME
-  local c0 c1 s0 s1 cpu
+window() { # NAME [ROUND]
+  local c0 c1 s0 s1 cpu round=${2:-0}
   settle
   s0=$(tls_count)
   case $1 in
     mxtls-lean | mxtls-default)
       local module=${1#mxtls-}
+      profiled "$1" "$round" && perf_start "$mx_pid" "$1"
       c0=$(cpu_seconds "$mx_pid")
       load "$mx_base/probe?target={target}&module=$module" "$T/mxtls_targets" $((SESSIONS / 4)) 1 "${mx_req[@]}"
       c1=$(cpu_seconds "$mx_pid")
+      profiled "$1" "$round" && perf_stop "$1" >&2
       cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')
       ;;
     blackbox)
+      profiled "$1" "$round" && perf_start "$bb_pid" "$1"
       c0=$(cpu_seconds "$bb_pid")
       load "http://127.0.0.1:$bb_port/probe?target={target}&module=smtp_starttls" "$T/blackbox_targets" "$SESSIONS" 4 "${bb_req[@]}"
       c1=$(cpu_seconds "$bb_pid")
+      profiled "$1" "$round" && perf_stop "$1" >&2
       cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')
       ;;
     floor)
-      "$FLOOR_CLIENT" --ca="$WORLD_ROOT_PEM" --sessions="$SESSIONS" --threads=4 --ehlo=prober.bench.test \
-        "${floor_eps[@]}" >"$T/floor.out" || die "floor client failed: $(cat "$T/floor.out")"
+      local floor_cmd=("$FLOOR_CLIENT" --ca="$WORLD_ROOT_PEM" --sessions="$SESSIONS" --threads=4 --ehlo=prober.bench.test "${floor_eps[@]}")
+      if profiled "$1" "$round"; then
+        floor_cmd=(perf record -F 999 --call-graph "$PERF_CALL_GRAPH" -o "$T/perf-$1.data" -- "${floor_cmd[@]}")
+      fi
+      "${floor_cmd[@]}" >"$T/floor.out" 2>"$T/floor.err" || die "floor client failed: $(cat "$T/floor.out" "$T/floor.err")"
+      profiled "$1" "$round" && perf_write "$1" >&2
       cpu=$(sed -n 's/.*cpu_s=\([0-9.]*\).*/\1/p' "$T/floor.out")
       ;;
   esac
@@ -158,7 +205,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   order=()
   for ((i = 0; i < 4; i++)); do order+=("${probers[(i + r - 1) % 4]}"); done
   for p in "${order[@]}"; do
-    read -r cpu sessions < <(window "$p")
+    read -r cpu sessions < <(window "$p" "$r")
     ms=$(awk -v c="$cpu" -v s="$sessions" 'BEGIN { printf "%.3f", (s > 0 ? 1000 * c / s : 0) }')
     echo "$r $p $cpu $sessions $ms" >>"$T/rows"
     log "round $r $p: ${cpu} s CPU, $sessions sessions at the server (expected $SESSIONS), ${ms} ms/session"

@@ -2,7 +2,6 @@
 
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
-#include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -10,9 +9,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "exporter/exposition_text.h"
 #include "probes/judgement/certificate_report.h"
 #include "probes/judgement/dane.h"
 #include "probes/judgement/dnssec.h"
@@ -27,6 +28,15 @@ using Labels = std::map<std::string, std::string>;
 // must not be able to smuggle one in: control characters and bytes that are not part of a
 // valid UTF-8 sequence become "\xNN".
 std::string SafeLabelValue(const std::string& v) {
+  // Nearly every value is printable ASCII (names, addresses, hex fingerprints): no decoding.
+  bool printable_ascii = true;
+  for (unsigned char c : v) {
+    if (c < 0x20 || c >= 0x7F) {
+      printable_ascii = false;
+      break;
+    }
+  }
+  if (printable_ascii) return v;
   std::string out;
   out.reserve(v.size());
   size_t i = 0;
@@ -61,15 +71,16 @@ std::string SafeLabelValue(const std::string& v) {
 }
 
 // Collects one response's families as plain prometheus-cpp data (MetricFamily), for the
-// library's text serializer. Families are created on first use, so a check that did not run
-// leaves its metric absent instead of exporting a misleading zero. A label set written twice
-// keeps the last value, as a registry would, so a response never holds a duplicate series
-// (Prometheus would reject the whole scrape). No Registry: its per-series objects, locks and
+// exposition text (SerializeExpositionText, the library's format). Families are created on
+// first use, so a check that did not run leaves its metric absent instead of exporting a
+// misleading zero. A label set written twice keeps the last value, as a registry would, so a
+// response never holds a duplicate series (Prometheus would reject the whole scrape). No Registry: its per-series objects, locks and
 // the copy made by Collect() cost more than the rest of rendering, once per probe.
 class Writer {
  public:
+  // `name` and `help` are string literals: the family index keys on them without copies.
   void Set(const char* name, const char* help, const Labels& labels, double value) {
-    auto [at, new_family] = family_index_.try_emplace(name, families_.size());
+    auto [at, new_family] = family_index_.try_emplace(std::string_view(name), families_.size());
     if (new_family) {
       families_.emplace_back();
       prometheus::MetricFamily& f = families_.back().family;
@@ -79,6 +90,9 @@ class Writer {
     }
     Family& family = families_[at->second];
     std::string identity;
+    size_t identity_size = 0;
+    for (const auto& [k, v] : labels) identity_size += k.size() + v.size() + 2;
+    identity.reserve(identity_size);
     for (const auto& [k, v] : labels) {
       identity.append(k).push_back('\0');
       identity.append(v).push_back('\0');
@@ -95,11 +109,11 @@ class Writer {
     m.gauge.value = value;
     family.family.metric.push_back(std::move(m));
   }
-  std::string Serialize() {
+  std::vector<prometheus::MetricFamily> TakeFamilies() {
     std::vector<prometheus::MetricFamily> out;
     out.reserve(families_.size());
     for (Family& f : families_) out.push_back(std::move(f.family));
-    return prometheus::TextSerializer().Serialize(out);
+    return out;
   }
 
  private:
@@ -108,7 +122,7 @@ class Writer {
     std::unordered_map<std::string, size_t> series_index;  // label identity -> metric index
   };
   std::vector<Family> families_;  // in order of first use
-  std::unordered_map<std::string, size_t> family_index_;
+  std::unordered_map<std::string_view, size_t> family_index_;  // name -> index in families_
 };
 
 Labels With(Labels base, const std::string& key, const std::string& value) {
@@ -473,7 +487,7 @@ void WriteVerdict(Writer& w, const Labels& ep, const char* sender, const SenderV
 
 }  // namespace
 
-std::string RenderReportMetrics(const DomainReport& report) {
+std::vector<prometheus::MetricFamily> ReportMetricFamilies(const DomainReport& report) {
   Writer w;
   w.Set("probe_success",
         "1 when DNS answered and every endpoint reached a verdict (good or bad) in time.", {},
@@ -633,7 +647,11 @@ std::string RenderReportMetrics(const DomainReport& report) {
           "The smallest days-to-expiry of any certificate any endpoint of the domain holds.",
           {}, *min_days);
   }
-  return w.Serialize();
+  return w.TakeFamilies();
+}
+
+std::string RenderReportMetrics(const DomainReport& report) {
+  return SerializeExpositionText(ReportMetricFamilies(report));
 }
 
 }  // namespace mxtls

@@ -55,10 +55,7 @@ constexpr int kPerHeldCertificate = 5;
 constexpr int kPerPtrName = 1;
 constexpr int kPerTlsaRecord = 1;
 
-struct Shape {
-  bool policy = true;  // a valid MTA-STS policy covering every MX host
-  bool dane = true;    // DNSSEC-secure, one DANE-EE record per host
-};
+using Shape = DomainShape;
 
 int DomainSeries(Shape s) { return kDomainCore + (s.policy ? kDomainPolicy : 0); }
 int HostSeries(Shape s) {
@@ -66,56 +63,6 @@ int HostSeries(Shape s) {
 }
 int EndpointSeries(Shape s) {
   return kEndpointCore + (s.policy ? kEndpointPolicy : 0) + (s.dane ? kEndpointDane : 0);
-}
-
-// A healthy domain of `mx_hosts` MX hosts with one IPv4 address each (and one IPv6 address
-// each when `ipv6`), every endpoint shaped like the first endpoint of HealthyReport() (every
-// default check ran and passed), with the five dialogue phases timed.
-DomainReport HealthyDomain(int mx_hosts, bool ipv6, Shape s) {
-  const DomainReport base = HealthyReport();
-  const MxHostReport& host_template = base.mx_hosts.front();
-  const EndpointReport& endpoint_template = base.endpoints.front();
-  DomainReport r = base;
-  r.mx_hosts.clear();
-  r.endpoints.clear();
-  r.mta_sts.policy_age_seconds = 0;
-  if (!s.policy) {
-    r.mta_sts = MtaStsReport{};
-    r.mta_sts.checked = true;
-    r.tlsrpt = TlsRptReport{};
-    r.tlsrpt.checked = true;
-  }
-  if (!s.dane) r.mx_dnssec = DnssecStatus::kInsecure;
-  for (int i = 1; i <= mx_hosts; ++i) {
-    MxHostReport h = host_template;
-    h.host = "mx" + std::to_string(i) + ".a.example";
-    h.preference = 10 * i;
-    h.ipv4 = {"192.0.2." + std::to_string(i)};
-    h.ipv6.clear();
-    if (ipv6) h.ipv6 = {"2001:db8::" + std::to_string(i)};
-    if (!s.policy) h.sts_covered.reset();
-    if (!s.dane) {
-      h.address_dnssec = DnssecStatus::kInsecure;
-      h.dane = DaneHostReport{};
-    }
-    r.mx_hosts.push_back(h);
-    std::vector<std::pair<std::string, std::string>> addresses = {{h.ipv4.front(), "ipv4"}};
-    if (ipv6) addresses.emplace_back(h.ipv6.front(), "ipv6");
-    for (const auto& [address, family] : addresses) {
-      EndpointReport e = endpoint_template;
-      e.mx = h.host;
-      e.address = address;
-      e.family = family;
-      e.greeting_host = h.host;
-      e.reverse_dns.ptr_names = {h.host};
-      e.phase_seconds = {{"connect", 0.01}, {"greeting", 0.01}, {"ehlo", 0.01},
-                         {"starttls", 0.01}, {"handshake", 0.02}};
-      if (!s.policy) e.sts_compliance = SenderVerdict{};
-      if (!s.dane) e.dane_check = DaneEndpointReport{};
-      r.endpoints.push_back(e);
-    }
-  }
-  return r;
 }
 
 // Series of the domain (no mx label), of MX host `mx` (its mx label, no address label), and of

@@ -1,6 +1,9 @@
 #include "tests/support/report_scenarios.h"
 
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace mxtls::testing {
 namespace {
@@ -417,6 +420,53 @@ const std::vector<Scenario>& Scenarios() {
        {"MxTlsTls13Only"}},
   };
   return kScenarios;
+}
+
+DomainReport HealthyDomain(int mx_hosts, bool ipv6, DomainShape s) {
+  const DomainReport base = HealthyReport();
+  const MxHostReport& host_template = base.mx_hosts.front();
+  const EndpointReport& endpoint_template = base.endpoints.front();
+  DomainReport r = base;
+  r.mx_hosts.clear();
+  r.endpoints.clear();
+  r.mta_sts.policy_age_seconds = 0;
+  if (!s.policy) {
+    r.mta_sts = MtaStsReport{};
+    r.mta_sts.checked = true;
+    r.tlsrpt = TlsRptReport{};
+    r.tlsrpt.checked = true;
+  }
+  if (!s.dane) r.mx_dnssec = DnssecStatus::kInsecure;
+  for (int i = 1; i <= mx_hosts; ++i) {
+    MxHostReport h = host_template;
+    h.host = "mx" + std::to_string(i) + ".a.example";
+    h.preference = 10 * i;
+    h.ipv4 = {"192.0.2." + std::to_string(i)};
+    h.ipv6.clear();
+    if (ipv6) h.ipv6 = {"2001:db8::" + std::to_string(i)};
+    if (!s.policy) h.sts_covered.reset();
+    if (!s.dane) {
+      h.address_dnssec = DnssecStatus::kInsecure;
+      h.dane = DaneHostReport{};
+    }
+    r.mx_hosts.push_back(h);
+    std::vector<std::pair<std::string, std::string>> addresses = {{h.ipv4.front(), "ipv4"}};
+    if (ipv6) addresses.emplace_back(h.ipv6.front(), "ipv6");
+    for (const auto& [address, family] : addresses) {
+      EndpointReport e = endpoint_template;
+      e.mx = h.host;
+      e.address = address;
+      e.family = family;
+      e.greeting_host = h.host;
+      e.reverse_dns.ptr_names = {h.host};
+      e.phase_seconds = {{"connect", 0.01}, {"greeting", 0.01}, {"ehlo", 0.01},
+                         {"starttls", 0.01}, {"handshake", 0.02}};
+      if (!s.policy) e.sts_compliance = SenderVerdict{};
+      if (!s.dane) e.dane_check = DaneEndpointReport{};
+      r.endpoints.push_back(e);
+    }
+  }
+  return r;
 }
 
 DomainReport ScenarioReport(const Scenario& s) {

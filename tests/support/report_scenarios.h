@@ -28,6 +28,18 @@ CertificateReport ScenarioCert(const std::string& fingerprint, double days,
 // worse than ok and no alert fires.
 DomainReport HealthyReport();
 
+// The shape of a healthy domain built by HealthyDomain.
+struct DomainShape {
+  bool policy = true;  // a valid MTA-STS policy covering every MX host
+  bool dane = true;    // DNSSEC-secure, one DANE-EE record per host
+};
+
+// A healthy domain of `mx_hosts` MX hosts (mx1.a.example, ...) with one IPv4 address each (and
+// one IPv6 address each when `ipv6`), every endpoint shaped like the first endpoint of
+// HealthyReport() (every default check ran and passed), with the five dialogue phases timed.
+// For the series budget and the rendering benchmark.
+DomainReport HealthyDomain(int mx_hosts, bool ipv6, DomainShape shape);
+
 struct Scenario {
   std::string name;
   std::function<void(DomainReport&)> fault;  // applied to HealthyReport()
