@@ -74,8 +74,9 @@ std::string SafeLabelValue(const std::string& v) {
 // exposition text (SerializeExpositionText, the library's format). Families are created on
 // first use, so a check that did not run leaves its metric absent instead of exporting a
 // misleading zero. A label set written twice keeps the last value, as a registry would, so a
-// response never holds a duplicate series (Prometheus would reject the whole scrape). No Registry: its per-series objects, locks and
-// the copy made by Collect() cost more than the rest of rendering, once per probe.
+// response never holds a duplicate series (Prometheus would reject the whole scrape). No
+// Registry: its per-series objects, locks and the copy made by Collect() cost more than the
+// rest of rendering, once per probe.
 class Writer {
  public:
   // `name` and `help` are string literals: the family index keys on them without copies.
