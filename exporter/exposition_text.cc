@@ -18,17 +18,23 @@ bool WrittenHere(prometheus::MetricType type) {
 
 const char* TypeWord(prometheus::MetricType type) {
   switch (type) {
-    case prometheus::MetricType::Gauge: return "gauge";
-    case prometheus::MetricType::Counter: return "counter";
-    default: return "untyped";
+    case prometheus::MetricType::Gauge:
+      return "gauge";
+    case prometheus::MetricType::Counter:
+      return "counter";
+    default:
+      return "untyped";
   }
 }
 
 double ValueOf(const prometheus::MetricFamily& family, const prometheus::ClientMetric& m) {
   switch (family.type) {
-    case prometheus::MetricType::Gauge: return m.gauge.value;
-    case prometheus::MetricType::Counter: return m.counter.value;
-    default: return m.untyped.value;
+    case prometheus::MetricType::Gauge:
+      return m.gauge.value;
+    case prometheus::MetricType::Counter:
+      return m.counter.value;
+    default:
+      return m.untyped.value;
   }
 }
 
@@ -36,10 +42,17 @@ double ValueOf(const prometheus::MetricFamily& family, const prometheus::ClientM
 void AppendLabelValue(std::string& out, const std::string& value) {
   for (char c : value) {
     switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      default: out.push_back(c);
+      case '\n':
+        out += "\\n";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      default:
+        out.push_back(c);
     }
   }
 }
@@ -57,13 +70,14 @@ void AppendValue(std::string& out, double value) {
     return;
   }
   char buf[64];
-  if (value == std::trunc(value) && std::fabs(value) < 1e15 && !(value == 0 && std::signbit(value))) {
+  if (value == std::trunc(value) && std::fabs(value) < 1e15 &&
+      !(value == 0 && std::signbit(value))) {
     auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), static_cast<int64_t>(value));
     out.append(buf, end);
     return;
   }
-  int n = std::snprintf(buf, sizeof(buf), "%.*g", std::numeric_limits<double>::max_digits10 - 1,
-                        value);
+  int n =
+      std::snprintf(buf, sizeof(buf), "%.*g", std::numeric_limits<double>::max_digits10 - 1, value);
   out.append(buf, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
@@ -86,7 +100,11 @@ std::string SerializeExpositionText(const std::vector<prometheus::MetricFamily>&
       // The library writes help texts as they are (no escaping); so does this.
       out.append("# HELP ").append(family.name).append(" ").append(family.help).append("\n");
     }
-    out.append("# TYPE ").append(family.name).append(" ").append(TypeWord(family.type)).append("\n");
+    out.append("# TYPE ")
+        .append(family.name)
+        .append(" ")
+        .append(TypeWord(family.type))
+        .append("\n");
     for (const auto& m : family.metric) {
       out.append(family.name);
       if (!m.label.empty()) {

@@ -1,9 +1,9 @@
 // One SMTP/STARTTLS session to one endpoint: the single implementation behind every session an
 // endpoint probe opens (the main session with SNI, the one without SNI, the TLS version
-// sessions, the key-type session). Connect, wait for the whole 220 greeting, EHLO, STARTTLS, a TLS handshake
-// shaped by SessionOptions, then either EHLO over TLS and QUIT or just close_notify, bounded by
-// per-phase timeouts and the probe deadline. It records facts; judging the captured chain is
-// the caller's business.
+// sessions, the key-type session). Connect, wait for the whole 220 greeting, EHLO, STARTTLS, a
+// TLS handshake shaped by SessionOptions, then either EHLO over TLS and QUIT or just
+// close_notify, bounded by per-phase timeouts and the probe deadline. It records facts;
+// judging the captured chain is the caller's business.
 //
 // The session reports as soon as its facts are known. Its courtesy part -- QUIT and
 // close_notify, then reading the 221 and the server's close_notify -- runs detached on the same

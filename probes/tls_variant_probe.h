@@ -1,9 +1,9 @@
 // The extra, short SMTP/STARTTLS sessions an endpoint probe may open besides its main one:
 // for the TLS versions the server accepts, and for the key type the main session did not show
 // (which certificates it holds, when it serves an RSA and an ECDSA one by the client's
-// signature algorithms). Each is a
-// RunSmtpTlsSession with its own SessionOptions, ending with close_notify right after the
-// handshake. What the main session already shows is taken from it, not asked again.
+// signature algorithms). Each is a RunSmtpTlsSession with its own SessionOptions, ending with
+// close_notify right after the handshake. What the main session already shows is taken from
+// it, not asked again.
 #pragma once
 
 #include <openssl/ssl.h>

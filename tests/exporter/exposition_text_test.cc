@@ -1,9 +1,11 @@
 // SerializeExpositionText must write exactly what prometheus-cpp's TextSerializer writes: the
 // library is the reference, on hand-made families with every awkward value and label, and on
 // the families of every scenario report /probe renders.
-#include <catch2/catch.hpp>
+#include "exporter/exposition_text.h"
+
 #include <prometheus/text_serializer.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -11,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "exporter/exposition_text.h"
 #include "exporter/report_metrics.h"
 #include "tests/support/report_scenarios.h"
 
@@ -43,13 +44,31 @@ prometheus::ClientMetric Sample(std::vector<prometheus::ClientMetric::Label> lab
 
 TEST_CASE("exposition text: numbers are written as the library writes them", "[exposition]") {
   const double inf = std::numeric_limits<double>::infinity();
-  std::vector<double> values = {0.0,    -0.0,        1.0,         -1.0,
-                                42.0,   0.1 + 0.2,   1.0 / 3,     1e15 - 1,
-                                1e15,   -1e15 + 1,   1e16,        123456789012345678.0,
-                                1e20,   1e-7,        5e-324,      2.2250738585072014e-308,
-                                1e308,  0.5,         -2.5,        86400.25,
-                                inf,    -inf,        std::numeric_limits<double>::quiet_NaN(),
-                                9007199254740993.0, 4503599627370495.5};
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                1.0,
+                                -1.0,
+                                42.0,
+                                0.1 + 0.2,
+                                1.0 / 3,
+                                1e15 - 1,
+                                1e15,
+                                -1e15 + 1,
+                                1e16,
+                                123456789012345678.0,
+                                1e20,
+                                1e-7,
+                                5e-324,
+                                2.2250738585072014e-308,
+                                1e308,
+                                0.5,
+                                -2.5,
+                                86400.25,
+                                inf,
+                                -inf,
+                                std::numeric_limits<double>::quiet_NaN(),
+                                9007199254740993.0,
+                                4503599627370495.5};
   std::mt19937_64 rng(20261201);
   std::uniform_real_distribution<double> unit(-1, 1);
   std::uniform_int_distribution<int> exponent(-30, 30);

@@ -6,7 +6,7 @@
 
 namespace mxtls::testing {
 
-// MakeProbeSslContext's context, made once per test binary and never freed (like the
+// MakeProbeSslContext's context, made once per test binary and kept until it exits (like the
 // engine's, it is only read after creation, so sessions on any thread may share it). Fails the
 // calling test when it cannot be made.
 SSL_CTX* SharedProbeSslContext();

@@ -615,7 +615,6 @@ TEST_CASE("concurrent judgements share one immutable store", "[cert_checks]") {
   CHECK(wrong == 0);
 }
 
-
 TEST_CASE("copies of a CertFactsList share one list, and appending never changes another copy",
           "[cert_checks][cert_facts_list]") {
   CertFacts leaf;
@@ -649,7 +648,8 @@ TEST_CASE("copies of a CertFactsList share one list, and appending never changes
   CHECK(as_vector.size() == 2);
   std::vector<std::string> subjects;
   for (const CertFacts& f : copy) subjects.push_back(f.subject);
-  CHECK(subjects == std::vector<std::string>{"CN=mx.example.net", "CN=Example CA", "CN=Example Root"});
+  CHECK(subjects ==
+        std::vector<std::string>{"CN=mx.example.net", "CN=Example CA", "CN=Example Root"});
 }
 
 }  // namespace
