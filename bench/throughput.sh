@@ -9,8 +9,10 @@
 #         with the bench's Postfix, which refuses TLS 1.0 and 1.1);
 #   warm: right after, the same domains again (one main session per endpoint).
 # Measured: wall time of each pass, the exporter's CPU and peak RSS (VmHWM), sessions opened
-# (counted by the relay: accepted connections), probe results. RUNS runs, each with a freshly
-# started exporter (so each has a cold pass); the verdicts are on the medians.
+# (counted by the relay: accepted connections), probe results, the CPU of the relay and of
+# the servers (every process in the server namespace, with the smtpd processes that exited).
+# RUNS runs, each with a freshly started exporter (so each has a cold pass); the verdicts are
+# on the medians.
 # Servers: one Postfix (default_process_limit = POSTFIX_PROCS) and nsd on the same 2 cores: the
 # servers' CPU (forks, RSA signatures) competes with the exporter's; a real fleet does not.
 # Before the cold pass the Postfix processes are started by an unmeasured floor_client run on the
@@ -70,6 +72,7 @@ pass() { # RUN NAME: one scrape of every domain; appends a row to $T/passes
   d0c=$(udp_drops $MXB_CLI); d0s=$(udp_drops $MXB_SRV)
   c0=$(cpu_seconds "$ex_pid")
   rc0=$(cpu_seconds "$relay_pid")
+  sc0=$(netns_cpu_seconds $MXB_SRV)
   t0=$(now_s)
   python3 "$bench_dir/load.py" --url "$ex_base/probe?target={target}" --targets "$T/targets" \
     --requests "$DOMAINS" --concurrency "$CONCURRENCY" --scrape-timeout "$SCRAPE_TIMEOUT" \
@@ -78,6 +81,7 @@ pass() { # RUN NAME: one scrape of every domain; appends a row to $T/passes
   t1=$(now_s)
   c1=$(cpu_seconds "$ex_pid")
   rc1=$(cpu_seconds "$relay_pid")
+  sc1=$(netns_cpu_seconds $MXB_SRV)
   relay_counts "$T/counts1"
   d1c=$(udp_drops $MXB_CLI); d1s=$(udp_drops $MXB_SRV)
   # Which UDP sockets dropped datagrams (skmem d<N>), for the record.
@@ -86,13 +90,14 @@ pass() { # RUN NAME: one scrape of every domain; appends a row to $T/passes
   wall=$(elapsed "$t0" "$t1")
   cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
   rcpu=$(awk -v a="$rc0" -v b="$rc1" 'BEGIN { printf "%.2f", b - a }')
+  scpu=$(awk -v a="$sc0" -v b="$sc1" 'BEGIN { printf "%.2f", b - a }')
   sessions=$(($(relay_sessions "$T/counts1") - $(relay_sessions "$T/counts0")))
   read -r ok p50 p99 fails < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["successes"], round(r["latency_ms"]["p50"]), round(r["latency_ms"]["p99"]), json.dumps(r["failures"]).replace(" ", ""))' "$T/load-$name.json")
   hwm=$(status_kib "$ex_pid" VmHWM)
   rss=$(status_kib "$ex_pid" VmRSS)
   fails="$fails,udp_drops_cli=$((d1c - d0c)),udp_drops_srv=$((d1s - d0s))"
-  echo "$name $wall $cpu $sessions $ok $p50 $p99 $hwm $rss $rcpu $fails $run" >>"$T/passes"
-  log "run $run, $name: ${wall} s wall, ${cpu} s exporter CPU, $sessions sessions, $ok/$DOMAINS probes succeeded (p50 ${p50} ms, p99 ${p99} ms), VmHWM $hwm KiB, relay CPU ${rcpu} s, failures $fails"
+  echo "$name $wall $cpu $sessions $ok $p50 $p99 $hwm $rss $rcpu $fails $run $scpu" >>"$T/passes"
+  log "run $run, $name: ${wall} s wall, ${cpu} s exporter CPU, $sessions sessions, $ok/$DOMAINS probes succeeded (p50 ${p50} ms, p99 ${p99} ms), VmHWM $hwm KiB, relay CPU ${rcpu} s, servers CPU ${scpu} s, failures $fails"
 }
 : >"$T/passes"
 for ((run = 1; run <= RUNS; run++)); do
@@ -120,11 +125,11 @@ verdict_rss=$(awk -v h="$hwm_final" 'BEGIN { print (h < 204800 ? "PASS" : "FAIL"
   echo "Revision $(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown); Postfix $WORLD_POSTFIX_VERSION (default_process_limit $POSTFIX_PROCS, on the same machine), $WORLD_OPENSSL_VERSION;"
   echo "$(nproc) CPUs; default module (engine limits: ${MAX_SESSIONS:-1000 (default)} sessions, 4 per address); $CONCURRENCY scrapes in flight, scrape timeout ${SCRAPE_TIMEOUT} s."
   echo
-  echo "| run | pass | wall (s) | exporter CPU (s) | sessions (relay) | probes ok | p50 / p99 scrape (ms) | VmHWM after (KiB) | relay CPU (s) | failures |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-  awk -v d="$DOMAINS" '{ printf "| %s | %s | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s |\n", $12, $1, $2, $3, $4, $5, d, $6, $7, $8, $10, $11 }' "$T/passes"
+  echo "| run | pass | wall (s) | exporter CPU (s) | sessions (relay) | probes ok | p50 / p99 scrape (ms) | VmHWM after (KiB) | relay CPU (s) | servers CPU (s) | failures |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  awk -v d="$DOMAINS" '{ printf "| %s | %s | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s | %s |\n", $12, $1, $2, $3, $4, $5, d, $6, $7, $8, $10, $13, $11 }' "$T/passes"
   for p in cold warm; do
-    echo "| median | $p | $(med $p 2) | $(med $p 3) | $(med $p 4) | | | $(med $p 8) | $(med $p 10) | |"
+    echo "| median | $p | $(med $p 2) | $(med $p 3) | $(med $p 4) | | | $(med $p 8) | $(med $p 10) | $(med $p 13) | |"
   done
   echo
   echo "- cold pass <= 60 s (median of $RUNS runs) with every probe ok: **$(verdict_wall cold)**; warm pass: **$(verdict_wall warm)**"

@@ -298,6 +298,13 @@ udp_drops() { ip netns exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print $6 }
 # Process figures for the reports: CPU seconds (utime + stime) and memory of a process.
 CLK_TCK=$(getconf CLK_TCK)
 cpu_seconds() { sed 's/.*) //' "/proc/$1/stat" | awk -v t="$CLK_TCK" '{ printf "%.3f", ($12 + $13) / t }'; }
+# CPU seconds of every process in namespace NS (the servers: Postfix and its smtpd processes,
+# nsd), with the CPU of children they have reaped (smtpd processes that exited), now.
+netns_cpu_seconds() {
+  local pid
+  for pid in $(ip netns pids "$1"); do sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null; done |
+    awk -v t="$CLK_TCK" '{ s += $12 + $13 + $14 + $15 } END { printf "%.3f", s / t }'
+}
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Seconds since the epoch with microseconds (bash 5 EPOCHREALTIME).
@@ -316,7 +323,7 @@ for a in "\$@"; do
   [[ \$a == --log.level=* ]] && a=--log.level=$level
   args+=("\$a")
 done
-exec "$MXTLS_EXPORTER" "\${args[@]}" $*
+exec ${EXPORTER_PRELOAD:+env LD_PRELOAD=$EXPORTER_PRELOAD} "$MXTLS_EXPORTER" "\${args[@]}" $*
 EOF
   chmod +x "$dir/mxtls"
   start_exporter "$dir/mxtls" "$dir"

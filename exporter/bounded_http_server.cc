@@ -523,8 +523,21 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
   return true;
 }
 
+namespace {
+// When the request being dispatched on this thread arrived (see RequestArrival).
+thread_local Clock::time_point current_request_arrival;
+}  // namespace
+
+Clock::time_point BoundedHttpServer::RequestArrival() { return current_request_arrival; }
+
 void BoundedHttpServer::Serve(std::shared_ptr<Session> s, bool resumed) {
   Connection& conn = *s->conn;
+  // The first request of this task may have waited for a thread, from the moment the
+  // connection was accepted or became readable in the parker: that wait counts against its
+  // scrape's timeout. Later requests arrive while this thread reads.
+  bool first_of_task = true;
+  const Clock::time_point task_enqueued_at =
+      ElasticTaskQueue::CurrentTaskEnqueuedAt().value_or(Clock::now());
   const std::shared_ptr<const WebSecuritySnapshot>& web = s->web;
   const std::string& remote = s->remote;
   std::string& buf = s->buf;
@@ -543,6 +556,8 @@ void BoundedHttpServer::Serve(std::shared_ptr<Session> s, bool resumed) {
     // Read one head: the first byte within head_timeout (it is there already when resumed
     // from the parker), the whole head within head_timeout of the first byte.
     HeadRead hr;
+    Clock::time_point arrival = first_of_task ? task_enqueued_at : Clock::now();
+    first_of_task = false;
     Clock::time_point first_byte_deadline = Clock::now() + limits_.head_timeout;
     Clock::time_point head_deadline{};
     if (!buf.empty()) head_deadline = Clock::now() + limits_.head_timeout;
@@ -574,6 +589,8 @@ void BoundedHttpServer::Serve(std::shared_ptr<Session> s, bool resumed) {
         if (idle) {
           head_deadline = served == 0 && !resumed ? first_byte_deadline
                                                   : Clock::now() + limits_.head_timeout;
+          // A later request's wait starts with its first byte.
+          if (served > 0 && !resumed) arrival = Clock::now();
         }
         continue;
       }
@@ -621,6 +638,7 @@ void BoundedHttpServer::Serve(std::shared_ptr<Session> s, bool resumed) {
             }
           }
         }
+        current_request_arrival = arrival;
         if (!refused_body) Dispatch(req, res, body_admitted);
         // Refused bodies are never read: the connection must close after them.
         refused_body = refused_body || res.status == 413 || res.status == 415;

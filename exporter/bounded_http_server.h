@@ -88,6 +88,13 @@ class BoundedHttpServer : public httplib::Server {
   // Keep-alive connections waiting for their next request.
   size_t parked_connections() const;
 
+  // When the request a route handler is serving arrived: for the first request on a
+  // connection (or the first after it waited in the parker), when the connection was handed to
+  // the task queue, so the time it waited for a free thread is included; for a later request
+  // on the same thread, when its first byte was read. /probe starts its scrape's deadline
+  // here. Valid only inside a route handler, on the thread that runs it.
+  static std::chrono::steady_clock::time_point RequestArrival();
+
  private:
   class Connection;
   struct RouteEntry {

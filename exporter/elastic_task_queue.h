@@ -27,6 +27,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -51,13 +52,22 @@ class ElasticTaskQueue : public httplib::TaskQueue {
 
   size_t threads() const;
 
+  // When the task running on the calling thread was handed to enqueue(): how long a request
+  // waited for a thread is part of its scrape's time (see BoundedHttpServer::RequestArrival).
+  // Empty on a thread that is not running a task of an ElasticTaskQueue.
+  static std::optional<std::chrono::steady_clock::time_point> CurrentTaskEnqueuedAt();
+
  private:
+  struct Task {
+    std::function<void()> fn;
+    std::chrono::steady_clock::time_point enqueued_at;
+  };
   // One thread. Guarded by mu_ except `thread`, which only the queue touches.
   struct Worker {
     std::thread thread;
     std::condition_variable wake;
-    std::function<void()> task;  // handed over by enqueue() while the worker is idle
-    bool idle = false;           // on idle_
+    Task task;         // handed over by enqueue() while the worker is idle
+    bool idle = false;  // on idle_
   };
 
   void Work(Worker* self);
@@ -68,7 +78,7 @@ class ElasticTaskQueue : public httplib::TaskQueue {
   const std::chrono::milliseconds idle_timeout_;
 
   mutable std::mutex mu_;
-  std::deque<std::function<void()>> tasks_;     // waiting for a thread (at max_threads_)
+  std::deque<Task> tasks_;                       // waiting for a thread (at max_threads_)
   std::list<std::unique_ptr<Worker>> workers_;  // alive
   std::vector<Worker*> idle_;                   // idle workers, most recently idle last
   std::list<std::unique_ptr<Worker>> retired_;  // returned from Work(), to be joined

@@ -143,6 +143,7 @@ void HttpFront::Configure(BoundedHttpServer& server, int handler_threads) {
     if (req.has_header("X-Prometheus-Scrape-Timeout-Seconds")) {
       p.scrape_timeout_header = req.get_header_value("X-Prometheus-Scrape-Timeout-Seconds");
     }
+    p.received_at = BoundedHttpServer::RequestArrival();
     HttpReply reply = probe_->Handle(p);
     res.status = reply.status;
     res.set_content(reply.body, reply.content_type.c_str());

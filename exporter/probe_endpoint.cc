@@ -105,9 +105,16 @@ HttpReply ProbeEndpoint::Handle(const ProbeParams& params) {
   task.config = cfg;
   task.module = module;
   task.timeout_seconds = timeout;
-  task.deadline = std::chrono::steady_clock::now() +
-                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                      std::chrono::duration<double>(timeout));
+  const auto now = std::chrono::steady_clock::now();
+  const auto received_at = std::min(params.received_at.value_or(now), now);
+  task.deadline = received_at + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(timeout));
+  const double queued_seconds = std::chrono::duration<double>(now - received_at).count();
+  if (queued_seconds >= 0.1) {
+    // Every handler thread was busy (--web.handler-threads): the probe gets what is left.
+    log::Debug("probe request waited for a handler thread",
+               {{"target", domain}, {"queued_seconds", std::to_string(queued_seconds)}});
+  }
   metrics_->ProbeStarted();
   DomainReport report = prober_->Probe(task);
   report.timeout_seconds = timeout;

@@ -4,6 +4,7 @@
 // cpp-httplib so tests can call it directly.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,10 @@ struct ProbeParams {
   std::optional<std::string> module;
   bool debug = false;
   std::optional<std::string> scrape_timeout_header;  // X-Prometheus-Scrape-Timeout-Seconds
+  // When the request arrived (empty: now). The probe's deadline counts from here, so time
+  // spent waiting for a handler thread is not given to the probe a second time: Prometheus'
+  // scrape timeout started before that wait.
+  std::optional<std::chrono::steady_clock::time_point> received_at;
 };
 
 struct HttpReply {

@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace mxtls {
@@ -93,6 +95,44 @@ TEST_CASE("past the limit requests wait, are counted, and still run", "[http_que
   gate.Open();
   REQUIRE(gate.WaitDone(10));
   CHECK(gate.peak() == 4);
+}
+
+TEST_CASE("a task knows when it was enqueued, so a request's wait for a thread is counted",
+          "[http_queue]") {
+  using Clock = std::chrono::steady_clock;
+  CHECK_FALSE(ElasticTaskQueue::CurrentTaskEnqueuedAt().has_value());  // not a queue thread
+  ElasticTaskQueue queue(1, 1);
+  Gate gate;
+  queue.enqueue(gate.Task());
+  REQUIRE(gate.WaitRunning(1));
+  // The second task waits for the only thread until the gate opens.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Clock::time_point> seen;
+  Clock::time_point started{};
+  bool ran = false;
+  const Clock::time_point before_enqueue = Clock::now();
+  queue.enqueue([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    seen = ElasticTaskQueue::CurrentTaskEnqueuedAt();
+    started = Clock::now();
+    ran = true;
+    cv.notify_all();
+  });
+  const Clock::time_point after_enqueue = Clock::now();
+  gate.Open();
+  std::unique_lock<std::mutex> lock(mu);
+  REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return ran; }));
+  REQUIRE(seen.has_value());
+  CHECK(*seen >= before_enqueue);
+  CHECK(*seen <= after_enqueue);
+  // It ran only after the gate opened, which was after it was enqueued.
+  CHECK(started >= after_enqueue);
+  lock.unlock();
+  // A task that finds an idle thread is stamped too.
+  std::promise<bool> stamped;
+  queue.enqueue([&] { stamped.set_value(ElasticTaskQueue::CurrentTaskEnqueuedAt().has_value()); });
+  CHECK(stamped.get_future().get());
 }
 
 TEST_CASE("idle threads stop after the idle timeout, down to the minimum", "[http_queue]") {

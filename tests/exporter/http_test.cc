@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -656,6 +657,69 @@ TEST_CASE("ExporterProcess reports an exporter that never listens and shows its 
   REQUIRE_THROWS_WITH(ExporterProcess(BadConfig()),
                       Catch::Contains("did not log \"msg=listening\"") &&
                           Catch::Contains("targets[0].modul: unknown key"));
+}
+
+// A UDP socket on loopback that never answers: a resolver that makes a probe wait for its
+// whole deadline.
+class SilentResolver {
+ public:
+  SilentResolver() {
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    socklen_t len = sizeof(addr);
+    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentResolver() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_CASE("a scrape that waited for a handler thread gets only what is left of its timeout",
+          "[http][timing]") {
+  SilentResolver dns;
+  ExporterProcess exporter("dns:\n  resolvers: [\"127.0.0.1:" + std::to_string(dns.port()) +
+                               "\"]\n  timeout: 10s\n  attempts: 1\n"
+                               "targets:\n  - domain: alpha.example\n",
+                           {"--web.handler-threads=1"});
+  // The only handler thread waits for this connection's first request.
+  RawConnection hog(exporter.port());
+  // A scrape with a 2.5 s timeout (2 s for the probe, after the 0.5 s offset) queues behind it.
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point sent = Clock::now();
+  std::optional<httplib::Response> scraped;
+  std::string scrape_error;
+  std::thread scrape([&] {
+    auto client = exporter.NewClient();
+    client->set_read_timeout(seconds(20));
+    httplib::Result r = client->Get(ProbePath("alpha.example"),
+                                    {{"X-Prometheus-Scrape-Timeout-Seconds", "2.5"}});
+    if (r) scraped = *r; else scrape_error = Error(r);
+  });
+  // After 1.5 s the hog's request frees the thread: 0.5 s of the probe's 2 s are left.
+  std::this_thread::sleep_for(milliseconds(1500));
+  hog.Send("GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  hog.ReadUntil("", seconds(5));
+  CHECK(hog.data().find("Healthy") != std::string::npos);
+  scrape.join();
+  const double took = std::chrono::duration<double>(Clock::now() - sent).count();
+  INFO("scrape: " << scrape_error << "\nexporter log:\n" << exporter.Logs());
+  REQUIRE(scraped.has_value());
+  CHECK(scraped->status == 200);
+  CHECK(MetricValue(scraped->body, "probe_success") == 0);
+  CHECK(MetricValue(scraped->body, "probe_timeout_seconds") == Approx(2));
+  // Counted from its arrival, the probe ends about 2 s after the scrape was sent (a probe
+  // given its whole 2 s after the wait would end at 3.5 s, past Prometheus' 2.5 s).
+  CHECK(took >= 1.4);
+  CHECK(took < 2.6);
+  CHECK(MetricValue(scraped->body, "probe_duration_seconds") < 1.0);
 }
 
 TEST_CASE("200 concurrent probes are all answered", "[http]") {
