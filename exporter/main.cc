@@ -10,6 +10,7 @@
 #include "common/build_info.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "exporter/bounded_http_server.h"
 #include "exporter/check_command.h"
 #include "exporter/config_store.h"
 #include "exporter/flags.h"
@@ -93,7 +94,15 @@ int RealMain(int argc, char** argv) {
     return 1;
   }
 
-  WarnIfOpenFileLimitLow(files.soft, store.Current()->engine.max_sessions, flags.handler_threads);
+  auto descriptor_demand = [&store, &flags] {
+    DescriptorDemand d;
+    d.max_sessions = store.Current()->engine.max_sessions;
+    d.handler_threads = flags.handler_threads;
+    d.listeners = static_cast<int>(flags.listen_addresses.size());
+    d.idle_connections_per_listener = HttpLimits{}.max_idle_connections;
+    return d;
+  };
+  WarnIfOpenFileLimitLow(files.soft, descriptor_demand());
 
   SelfMetrics metrics(&store);
   Result<std::unique_ptr<ProbeEngine>> engine = ProbeEngine::Create(EngineOptions{});
@@ -127,13 +136,12 @@ int RealMain(int argc, char** argv) {
       log::Warn("resolvers do not validate DNSSEC: DANE is not judged", {{"check", check.message}});
     }
   };
-  auto reload = [&store, &check_dnssec, &files, &flags] {
+  auto reload = [&store, &check_dnssec, &files, &descriptor_demand] {
     Status status = store.Reload();
     if (status.ok()) {
       check_dnssec();
       // engine.max_sessions may have grown past what the limit allows.
-      WarnIfOpenFileLimitLow(files.soft, store.Current()->engine.max_sessions,
-                             flags.handler_threads);
+      WarnIfOpenFileLimitLow(files.soft, descriptor_demand());
     }
     return status;
   };

@@ -14,16 +14,22 @@ uint64_t FromRlim(rlim_t v) { return v == RLIM_INFINITY ? UINT64_MAX : static_ca
 
 }  // namespace
 
-uint64_t DescriptorsNeeded(int max_sessions, int handler_threads) {
+uint64_t DescriptorsNeeded(const DescriptorDemand& d) {
+  auto count = [](int n) { return static_cast<uint64_t>(n > 0 ? n : 0); };
   // Sessions: each SMTP session the limiter admits is one TCP socket until it closes (the
   // slot is held until close, detached QUIT included), so max_sessions bounds them.
-  // HTTP: cpp-httplib serves one connection per handler thread; each /probe it serves runs at
-  // most one MTA-STS policy fetch at a time (the fetch is not a limiter session), hence two
-  // per handler. The rest is small and fixed: the listening sockets, the c-ares UDP and TCP
-  // sockets of each event loop, epoll and eventfd descriptors, the config and CA files while
-  // they are read, stdio, and connections accepted while every handler is busy.
-  return static_cast<uint64_t>(max_sessions > 0 ? max_sessions : 0) +
-         2 * static_cast<uint64_t>(handler_threads > 0 ? handler_threads : 0) + kFixedDescriptors;
+  // HTTP, per listener: one connection per handler thread while it is served; each /probe
+  // runs at most one MTA-STS policy fetch at a time (the fetch is not a limiter session),
+  // hence two per handler. Between requests a keep-alive connection holds no thread but still
+  // a descriptor, in the listener's parker, which closes any beyond its bound; Prometheus
+  // keeps an idle connection per target it scrapes through us, so with thousands of targets
+  // these are the larger part. The rest is small and fixed: the listening sockets, the
+  // c-ares UDP and TCP sockets of each event loop, epoll and eventfd descriptors, the config
+  // and CA files while they are read, stdio, and connections accepted while every handler is
+  // busy.
+  return count(d.max_sessions) +
+         count(d.listeners) * (2 * count(d.handler_threads) + d.idle_connections_per_listener) +
+         kFixedDescriptors;
 }
 
 OpenFileLimit RaiseOpenFileLimit() {
@@ -52,15 +58,18 @@ std::string OpenFileLimitText(uint64_t limit) {
   return limit == UINT64_MAX ? "unlimited" : std::to_string(limit);
 }
 
-bool WarnIfOpenFileLimitLow(uint64_t soft, int max_sessions, int handler_threads) {
-  const uint64_t needed = DescriptorsNeeded(max_sessions, handler_threads);
+bool WarnIfOpenFileLimitLow(uint64_t soft, const DescriptorDemand& demand) {
+  const uint64_t needed = DescriptorsNeeded(demand);
   if (soft >= needed) return false;
   log::Warn("open file limit is below what the configured concurrency needs: probes may fail "
             "with too many open files",
             {{"limit", OpenFileLimitText(soft)},
              {"needed", std::to_string(needed)},
-             {"max_sessions", std::to_string(max_sessions)},
-             {"web_handler_threads", std::to_string(handler_threads)},
+             {"max_sessions", std::to_string(demand.max_sessions)},
+             {"web_handler_threads", std::to_string(demand.handler_threads)},
+             {"listeners", std::to_string(demand.listeners)},
+             {"idle_connections_per_listener",
+              std::to_string(demand.idle_connections_per_listener)},
              {"hint", "raise LimitNOFILE (systemd) or ulimit -n, or lower engine.max_sessions"}});
   return true;
 }

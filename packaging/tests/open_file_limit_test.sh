@@ -2,7 +2,8 @@
 # The binary under a given RLIMIT_NOFILE (util-linux prlimit): it raises its soft limit to the
 # hard one at start (checked in /proc/PID/limits), and warns when even that is below what
 # engine.max_sessions and --web.handler-threads need (DescriptorsNeeded in
-# exporter/open_file_limit.h: max_sessions + 2 x handlers + 128; 3176 with the defaults).
+# exporter/open_file_limit.h: max_sessions + per listener 2 x handlers + 4096 parked
+# keep-alive connections, + 128; 7272 with the defaults).
 #
 #   bash packaging/tests/open_file_limit_test.sh path/to/mxtls_exporter
 set -euo pipefail
@@ -30,6 +31,7 @@ run() {
   local name=$1 nofile=$2 i
   write_config "$work/$name.yml" "${3:-}"
   log=$work/$name.log
+  : >"$log"  # before the background start opens it, so the first grep finds it
   prlimit --nofile="$nofile" "$bin" --config.file="$work/$name.yml" \
     --web.listen-address=127.0.0.1:0 2>"$log" >/dev/null &
   pid=$!
@@ -43,27 +45,27 @@ run() {
 limits() { awk '/^Max open files/ { print $4 ":" $5 }' "/proc/$pid/limits"; }
 warning='level=warn msg="open file limit is below what the configured concurrency needs'
 
-# 1. Hard limit 256: nothing to raise, and far below the 3176 the defaults need.
+# 1. Hard limit 256: nothing to raise, and far below the 7272 the defaults need.
 run low 256:256
-grep -q "$warning.* limit=256 needed=3176 max_sessions=1000 web_handler_threads=1024" "$log" ||
+grep -q "$warning.* limit=256 needed=7272 max_sessions=1000 web_handler_threads=1024 listeners=1 idle_connections_per_listener=4096" "$log" ||
   fail "no warning under 256:256: $(cat "$log")"
 [[ $(limits) == 256:256 ]] || fail "limits under 256:256 are $(limits)"
 stop
-echo "256:256: warned (limit=256 needed=3176)"
+echo "256:256: warned (limit=256 needed=7272)"
 
-# 2. Soft 1024, hard 4096: raised to 4096, which is enough: no warning.
-run raised 1024:4096
-[[ $(limits) == 4096:4096 ]] || fail "soft limit not raised to the hard limit: $(limits)"
-grep -q 'msg="raised the open file limit to the hard limit" from=1024 limit=4096' "$log" ||
+# 2. Soft 1024, hard 8192: raised to 8192, which is enough: no warning.
+run raised 1024:8192
+[[ $(limits) == 8192:8192 ]] || fail "soft limit not raised to the hard limit: $(limits)"
+grep -q 'msg="raised the open file limit to the hard limit" from=1024 limit=8192' "$log" ||
   fail "no log line for the raise: $(cat "$log")"
-! grep -q "$warning" "$log" || fail "warned although 4096 >= 3176: $(cat "$log")"
+! grep -q "$warning" "$log" || fail "warned although 8192 >= 7272: $(cat "$log")"
 stop
-echo "1024:4096: raised to 4096, no warning"
+echo "1024:8192: raised to 8192, no warning"
 
-# 3. The same limits with engine.max_sessions 5000: 4096 < 7176.
-run many 1024:4096 5000
-grep -q "$warning.* limit=4096 needed=7176 max_sessions=5000" "$log" ||
-  fail "no warning for max_sessions 5000 under 4096: $(cat "$log")"
+# 3. The same limits with engine.max_sessions 5000: 8192 < 11272.
+run many 1024:8192 5000
+grep -q "$warning.* limit=8192 needed=11272 max_sessions=5000" "$log" ||
+  fail "no warning for max_sessions 5000 under 8192: $(cat "$log")"
 stop
-echo "1024:4096 with max_sessions 5000: warned (needed=7176)"
+echo "1024:8192 with max_sessions 5000: warned (needed=11272)"
 echo "open_file_limit_test: passed"

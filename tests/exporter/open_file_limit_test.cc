@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "exporter/bounded_http_server.h"
 #include "exporter/open_file_limit.h"
 
 namespace mxtls {
@@ -21,26 +22,42 @@ struct CapturedLog {
   std::vector<std::string> lines;
 };
 
-TEST_CASE("descriptors needed: sessions, two per HTTP handler, and a fixed reserve",
+DescriptorDemand Demand(int max_sessions, int handler_threads, int listeners = 1,
+                        uint64_t idle = 4096) {
+  DescriptorDemand d;
+  d.max_sessions = max_sessions;
+  d.handler_threads = handler_threads;
+  d.listeners = listeners;
+  d.idle_connections_per_listener = idle;
+  return d;
+}
+
+TEST_CASE("descriptors needed: sessions, per listener two per HTTP handler and the parked "
+          "connections, and a fixed reserve",
           "[open_file_limit]") {
-  CHECK(DescriptorsNeeded(1000, 128) == 1000 + 256 + kFixedDescriptors);
-  CHECK(DescriptorsNeeded(1000, 1024) == 3176);  // the defaults, quoted in README and the unit
-  CHECK(DescriptorsNeeded(5000, 512) == 5000 + 1024 + kFixedDescriptors);
-  CHECK(DescriptorsNeeded(0, 0) == kFixedDescriptors);
+  // The parker's bound is the default the formula is fed with.
+  CHECK(HttpLimits{}.max_idle_connections == 4096);
+  CHECK(DescriptorsNeeded(Demand(1000, 128, 1, 0)) == 1000 + 256 + kFixedDescriptors);
+  // The defaults, quoted in README and the unit.
+  CHECK(DescriptorsNeeded(Demand(1000, 1024)) == 7272);
+  CHECK(DescriptorsNeeded(Demand(5000, 512)) == 5000 + 1024 + 4096 + kFixedDescriptors);
+  // Every --web.listen-address has its own handlers and parker.
+  CHECK(DescriptorsNeeded(Demand(1000, 1024, 2)) == 1000 + 2 * (2048 + 4096) + kFixedDescriptors);
+  CHECK(DescriptorsNeeded(Demand(0, 0, 0, 0)) == kFixedDescriptors);
 }
 
 TEST_CASE("a limit below the need is logged as a warning with both numbers",
           "[open_file_limit]") {
   CapturedLog captured;
-  CHECK(WarnIfOpenFileLimitLow(256, 1000, 128));
+  CHECK(WarnIfOpenFileLimitLow(256, Demand(1000, 128)));
   REQUIRE(captured.lines.size() == 1);
   const std::string& line = captured.lines.front();
   CHECK(line.find("level=warn") != std::string::npos);
-  CHECK(line.find("limit=256 needed=1384 max_sessions=1000 web_handler_threads=128") !=
-        std::string::npos);
+  CHECK(line.find("limit=256 needed=5480 max_sessions=1000 web_handler_threads=128 listeners=1 "
+                  "idle_connections_per_listener=4096") != std::string::npos);
 
-  CHECK_FALSE(WarnIfOpenFileLimitLow(1384, 1000, 128));
-  CHECK_FALSE(WarnIfOpenFileLimitLow(UINT64_MAX, 1000, 128));
+  CHECK_FALSE(WarnIfOpenFileLimitLow(5480, Demand(1000, 128)));
+  CHECK_FALSE(WarnIfOpenFileLimitLow(UINT64_MAX, Demand(1000, 128)));
   CHECK(captured.lines.size() == 1);
 }
 
