@@ -313,6 +313,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 
 # exporter_in_world DIR LOGLEVEL [ARGS...]: start_exporter (e2e_lib) with DIR/config.yml, but at
 # LOGLEVEL (the e2e helper logs at debug, which costs CPU per probe) and with ARGS added.
+# EXPORTER_PRELOAD=LIB (optional): the exporter alone runs with LD_PRELOAD=LIB (allocator trials).
 exporter_in_world() {
   local dir=$1 level=$2
   shift 2
