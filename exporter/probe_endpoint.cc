@@ -109,11 +109,12 @@ HttpReply ProbeEndpoint::Handle(const ProbeParams& params) {
   const auto received_at = std::min(params.received_at.value_or(now), now);
   task.deadline = received_at + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                     std::chrono::duration<double>(timeout));
-  const double queued_seconds = std::chrono::duration<double>(now - received_at).count();
-  if (queued_seconds >= 0.1) {
-    // Every handler thread was busy (--web.handler-threads): the probe gets what is left.
-    log::Debug("probe request waited for a handler thread",
-               {{"target", domain}, {"queued_seconds", std::to_string(queued_seconds)}});
+  const double waited_seconds = std::chrono::duration<double>(now - received_at).count();
+  if (waited_seconds >= 0.1) {
+    // Mostly a wait for a handler thread (all --web.handler-threads busy); also a slow TLS
+    // handshake or request head. The probe gets what is left of the scrape's time.
+    log::Debug("probe started late: its deadline counts from the request's arrival",
+               {{"target", domain}, {"waited_seconds", std::to_string(waited_seconds)}});
   }
   metrics_->ProbeStarted();
   DomainReport report = prober_->Probe(task);
