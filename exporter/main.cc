@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "common/build_info.h"
 #include "common/log.h"
@@ -136,18 +137,30 @@ int RealMain(int argc, char** argv) {
       log::Warn("resolvers do not validate DNSSEC: DANE is not judged", {{"check", check.message}});
     }
   };
-  auto reload = [&store, &check_dnssec, &files, &descriptor_demand] {
+  // The TLS-RPT receiver's settings are read at start only (the receiver itself is started
+  // below).
+  const config::TlsRptConfig tlsrpt_settings = store.Current()->tlsrpt;
+  auto reload = [&store, &check_dnssec, &files, &descriptor_demand, &tlsrpt_settings] {
     Status status = store.Reload();
     if (status.ok()) {
       check_dnssec();
       // engine.max_sessions may have grown past what the limit allows.
       WarnIfOpenFileLimitLow(files.soft, descriptor_demand());
+      // Say so rather than let an operator believe a changed tlsrpt: section is in force.
+      std::vector<std::string> changed =
+          TlsRptSettingsChanged(tlsrpt_settings, store.Current()->tlsrpt);
+      if (!changed.empty()) {
+        std::string fields;
+        for (const std::string& f : changed) fields += (fields.empty() ? "" : ",") + f;
+        log::Warn("tlsrpt settings changed in the reloaded config; they take effect at the "
+                  "next restart, the receiver keeps running with the old ones",
+                  {{"fields", fields}});
+      }
     }
     return status;
   };
-  // The TLS-RPT receiver (optional; its settings are read at start only). Stopped by its
-  // destructor at return, before the store it writes to.
-  const config::TlsRptConfig tlsrpt_settings = store.Current()->tlsrpt;
+  // The TLS-RPT receiver (optional). Stopped by its destructor at return, before the store it
+  // writes to.
   std::unique_ptr<TlsRptStore> tlsrpt_store;
   std::unique_ptr<TlsRptReceiver> tlsrpt;
   if (tlsrpt_settings.enabled()) {

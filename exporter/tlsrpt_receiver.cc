@@ -328,4 +328,21 @@ void TlsRptReceiver::ProcessSpoolFile(const std::string& name) {
   }
 }
 
+std::vector<std::string> TlsRptSettingsChanged(const config::TlsRptConfig& running,
+                                               const config::TlsRptConfig& loaded) {
+  std::vector<std::string> changed;
+  auto check = [&](bool differs, const char* field) {
+    if (differs) changed.emplace_back(field);
+  };
+  check(running.listen_address != loaded.listen_address, "listen_address");
+  check(running.spool_directory != loaded.spool_directory, "spool_directory");
+  check(running.spool_interval != loaded.spool_interval, "spool_interval");
+  check(running.data_directory != loaded.data_directory, "data_directory");
+  check(running.web_config_file != loaded.web_config_file, "web_config_file");
+  check(running.max_body_bytes != loaded.max_body_bytes, "max_body_bytes");
+  check(running.max_report_bytes != loaded.max_report_bytes, "max_report_bytes");
+  check(running.retention != loaded.retention, "retention");
+  return changed;
+}
+
 }  // namespace mxtls

@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
@@ -84,5 +85,11 @@ class TlsRptReceiver {
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
 };
+
+// The `tlsrpt:` fields (by their config names) whose values differ between the settings the
+// receiver runs with and a newly loaded config's. The receiver reads them at start only, so
+// a reload that changes any of them is logged with this list, as needing a restart.
+std::vector<std::string> TlsRptSettingsChanged(const config::TlsRptConfig& running,
+                                               const config::TlsRptConfig& loaded);
 
 }  // namespace mxtls

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "config/config.h"
+#include "exporter/tlsrpt_receiver.h"
 #include "tests/support/cert_factory.h"
 #include "tests/support/exporter_process.h"
 #include "tests/support/tlsrpt_fixtures.h"
@@ -377,6 +379,61 @@ TEST_CASE("tlsrpt receiver: refusals are 4xx, counted by reason, and create no s
   CHECK(m.find("victim.test") == std::string::npos);
   CHECK_FALSE(HasMetric(m, "mxtls_tlsrpt_reports_accepted_total"));
   CHECK_FALSE(HasMetric(m, "mxtls_tlsrpt_successful_sessions_total"));
+}
+
+TEST_CASE("tlsrpt settings that differ between two configs are named by their fields",
+          "[tlsrpt]") {
+  const config::TlsRptConfig running;
+  CHECK(TlsRptSettingsChanged(running, running).empty());
+  auto changed_by = [&](auto change) {
+    config::TlsRptConfig loaded = running;
+    change(loaded);
+    return TlsRptSettingsChanged(running, loaded);
+  };
+  using V = std::vector<std::string>;
+  CHECK(changed_by([](auto& t) { t.listen_address = "127.0.0.1:8443"; }) == V{"listen_address"});
+  CHECK(changed_by([](auto& t) { t.spool_directory = "/var/spool"; }) == V{"spool_directory"});
+  CHECK(changed_by([](auto& t) { t.spool_interval = std::chrono::minutes(1); }) ==
+        V{"spool_interval"});
+  CHECK(changed_by([](auto& t) { t.data_directory = "/var/lib/x"; }) == V{"data_directory"});
+  CHECK(changed_by([](auto& t) { t.web_config_file = "/etc/web.yml"; }) == V{"web_config_file"});
+  CHECK(changed_by([](auto& t) { t.max_body_bytes = 1; }) == V{"max_body_bytes"});
+  CHECK(changed_by([](auto& t) { t.max_report_bytes = 1; }) == V{"max_report_bytes"});
+  CHECK(changed_by([](auto& t) { t.retention = std::chrono::hours(1); }) == V{"retention"});
+  CHECK(changed_by([](auto& t) {
+          t.retention = std::chrono::hours(1);
+          t.listen_address = "x:1";
+        }) == V{"listen_address", "retention"});
+}
+
+TEST_CASE("tlsrpt receiver: a reload that changes its settings says they need a restart, and "
+          "the receiver keeps running",
+          "[tlsrpt][integration]") {
+  TempDir base;
+  REQUIRE(mkdir((base.path + "/spool").c_str(), 0750) == 0);
+  ExporterProcess exporter(Config(base.path));
+  const int port = ReceiverPort(exporter);
+  const std::string warning = "tlsrpt settings changed in the reloaded config";
+  auto reload = [&](const std::string& yaml) {
+    exporter.RewriteConfig(yaml);
+    httplib::Result r = exporter.NewClient()->Post("/-/reload");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  };
+  // Only the targets change: nothing to say about tlsrpt.
+  reload(Config(base.path) + "allow_unlisted_targets: true\n");
+  CHECK_FALSE(exporter.WaitForLog(warning, milliseconds(300)));
+  // The retention and the body bound change: named, and the old receiver still answers.
+  reload(Config(base.path, /*max_body=*/4096) + "  retention: 7d\n");
+  REQUIRE(exporter.WaitForLog(warning, seconds(5)));
+  const std::string logs = exporter.Logs();
+  const size_t at = logs.find(warning);
+  const size_t begin = logs.rfind('\n', at) == std::string::npos ? 0 : logs.rfind('\n', at) + 1;
+  const std::string line = logs.substr(begin, logs.find('\n', at) - begin);
+  INFO(line);
+  CHECK(line.find("level=warn ") != std::string::npos);
+  CHECK(line.find("fields=max_body_bytes,retention") != std::string::npos);
+  CHECK(Post(port, TlsRptTestdata("rfc8460_example.json"), "application/tlsrpt+json") == 200);
 }
 
 }  // namespace
