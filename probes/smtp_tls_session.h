@@ -53,8 +53,9 @@ struct SessionOptions {
   std::string sigalgs;
   // Non-empty: replaces the context's TLS <= 1.2 cipher list for this session.
   std::string cipher_list;
-  // True: EHLO over TLS and QUIT, as a sending MTA does. False: a short session that ends
-  // with close_notify right after a successful handshake. Either way the ending runs detached.
+  // True: EHLO over TLS and QUIT, as a sending MTA does. False: a short session that sends
+  // QUIT and close_notify right after a successful handshake, without EHLO. Either way the
+  // ending runs detached.
   bool smtp_after_tls = true;
   // Names the session in log lines ("no SNI", "TLSv1.1", "rsa"); empty for the main session.
   std::string label;

@@ -2,8 +2,8 @@
 // for the TLS versions the server accepts, and for the key type the main session did not show
 // (which certificates it holds, when it serves an RSA and an ECDSA one by the client's
 // signature algorithms). Each is a RunSmtpTlsSession with its own SessionOptions, ending with
-// close_notify right after the handshake. What the main session already shows is taken from
-// it, not asked again.
+// QUIT and close_notify (one segment) right after the handshake. What the main session
+// already shows is taken from it, not asked again.
 #pragma once
 
 #include <openssl/ssl.h>

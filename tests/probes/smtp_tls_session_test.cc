@@ -104,6 +104,31 @@ TEST_CASE("a session still says goodbye: QUIT, 221, close_notify", "[smtp_tls_se
   CHECK(record.close_notify_received);
 }
 
+// Postfix logs a session that ends after STARTTLS without QUIT as "lost connection after
+// STARTTLS", which fail2ban's postfix filter counts in its ddos and aggressive modes: the short
+// sessions (TLS versions, key types) say QUIT too, without EHLO, with close_notify.
+TEST_CASE("a short session says QUIT over TLS and close_notify, without EHLO",
+          "[smtp_tls_session]") {
+  SmtpFixtureServer server;
+  SessionOptions options;
+  options.ctx = SharedProbeSslContext();
+  options.smtp_after_tls = false;
+  asio::io_context io;
+  auto future = asio::co_spawn(
+      io,
+      RunSmtpTlsSession(SpecFor(server.address(), server.port()), options,
+                        std::make_shared<ProbeLog>()),
+      asio::use_future);
+  io.run();
+  SessionOutcome o = future.get();
+  CHECK(o.facts.handshake_ok == std::optional<bool>(true));
+  REQUIRE(server.WaitForSessions(1, 3s));
+  const SessionRecord record = server.sessions().front();
+  CHECK(record.tls_commands == std::vector<std::string>{"QUIT"});
+  CHECK(record.quit_received);
+  CHECK(record.close_notify_received);
+}
+
 TEST_CASE("a healthy session", "[smtp_tls_session]") {
   SmtpFixtureServer server;
   SessionOutcome o = RunSession(server);
