@@ -23,7 +23,7 @@ const char* kMainSessionOnly =
 size_t MainSessions(const SmtpFixtureServer& server, const std::string& sni) {
   size_t n = 0;
   for (const auto& s : server.sessions()) {
-    if (s.sni == sni && !s.tls_commands.empty()) ++n;
+    if (s.sni == sni && !s.tls_commands.empty() && s.tls_commands[0].rfind("EHLO ", 0) == 0) ++n;
   }
   return n;
 }
