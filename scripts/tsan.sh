@@ -2,8 +2,8 @@
 # ThreadSanitizer run of the engine tests: probes_tests (resolver, SMTP/TLS sessions, HTTPS
 # fetch, watchdog, fixture servers) and exporter_tests (the engine behind /probe, the HTTP
 # front, the status store, and the binary run as a subprocess), built in their own directory
-# build-tsan with MXTLS_TSAN=ON. Not part of scripts/test.sh; CI (.ci/run) runs it after it: see
-# README.md ("ThreadSanitizer").
+# build-tsan with MXTLS_TSAN=ON. Not part of scripts/test.sh or CI: see README.md
+# ("ThreadSanitizer").
 # Any report fails the run (halt_on_error=1). tests/tsan.supp holds only proven false positives
 # in uninstrumented system libraries, each with its reason.
 set -euo pipefail
