@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/build_info.h"
+#include "tests/support/dns_fixture_server.h"
 #include "tests/support/exporter_process.h"
 
 namespace mxtls::testing {
@@ -659,32 +660,11 @@ TEST_CASE("ExporterProcess reports an exporter that never listens and shows its 
                           Catch::Contains("targets[0].modul: unknown key"));
 }
 
-// A UDP socket on loopback that never answers: a resolver that makes a probe wait for its
-// whole deadline.
-class SilentResolver {
- public:
-  SilentResolver() {
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    socklen_t len = sizeof(addr);
-    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~SilentResolver() { close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
 TEST_CASE("a scrape that waited for a handler thread gets only what is left of its timeout",
           "[http][timing]") {
-  SilentResolver dns;
+  // A resolver that never answers for the target: its probe waits for its whole deadline.
+  DnsFixtureServer dns;
+  dns.SetDrop("alpha.example");
   ExporterProcess exporter("dns:\n  resolvers: [\"127.0.0.1:" + std::to_string(dns.port()) +
                                "\"]\n  timeout: 10s\n  attempts: 1\n"
                                "targets:\n  - domain: alpha.example\n",
